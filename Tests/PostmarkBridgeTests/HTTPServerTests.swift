@@ -19,6 +19,12 @@ final class EchoResponder: HTTPResponder {
     }
 
     func respond(to request: HTTPRequest) -> HTTPResponse {
+        if request.path == "/big" {
+            return HTTPResponse(status: 200, body: [UInt8](repeating: 0x62, count: 32 << 20))
+        }
+        if request.path == "/empty" {
+            return HTTPResponse(status: 204, body: Array("ignored".utf8))
+        }
         if request.path == "/slow" {
             slowEntered.signal()
             slowGate.wait()
@@ -242,6 +248,31 @@ func withTestServer(
         }
     }
 
+    @Test func readerThatStallsIsDroppedAfterTheWriteTimeout() throws {
+        let observer = RecordingObserver()
+        var configuration = HTTPServerConfiguration.testing()
+        configuration.writeTimeout = .milliseconds(200)
+        try withTestServer(configuration, observer: observer) { _, port in
+            let client = try TestSocketClient(port: port)
+            try client.sendRequest(target: "/big")
+
+            // The client reads nothing; 32 MiB cannot fit in the socket buffers, so the write must give up.
+            #expect(observer.eventually { $0.closed == 1 })
+            #expect(observer.statuses == [200])
+        }
+    }
+
+    @Test func noContentResponsesCarryNoLengthAndNoBody() throws {
+        try withTestServer { _, port in
+            let client = try TestSocketClient(port: port)
+            let empty = try client.request(target: "/empty")
+            #expect(empty.status == 204)
+            #expect(empty.header("Content-Length") == nil)
+
+            #expect(try client.request(target: "/next").bodyText == "GET /next 0:")
+        }
+    }
+
     @Test func idleKeepAliveConnectionIsClosedQuietly() throws {
         try withTestServer { _, port in
             let client = try TestSocketClient(port: port)
@@ -381,6 +412,25 @@ func withTestServer(
 
             #expect(observer.eventually { $0.statuses == [200, 401, 400] && $0.opened == 1 && $0.closed == 1 })
         }
+    }
+
+    @Test func deeplyNestedJSONFitsTheConnectionThreadStack() throws {
+        struct JSONResponder: HTTPResponder {
+            func respond(to request: HTTPRequest) -> HTTPResponse {
+                guard let value = try? JSONValue.parse(request.body) else { return .json(status: 400, body: "{}") }
+                return .json(status: 200, body: value.serialized())
+            }
+        }
+        let depth = 512
+        let nested = String(repeating: "[", count: depth) + String(repeating: "]", count: depth)
+        let server = HTTPServer(configuration: .testing(), responder: JSONResponder())
+        let port = try server.start()
+        defer { server.shutdown(gracePeriod: .seconds(1)) }
+
+        let client = try TestSocketClient(port: port)
+        let response = try client.request(method: "POST", target: "/deep", body: Array(nested.utf8))
+        #expect(response.status == 200)
+        #expect(response.bodyText == nested)
     }
 
     @Test func startFailuresAreReported() throws {
