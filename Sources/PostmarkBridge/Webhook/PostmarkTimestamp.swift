@@ -41,7 +41,9 @@ public enum PostmarkTimestamp {
 
         let days = daysSinceEpoch(year: year, month: month, day: day)
         let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second - offsetSeconds
-        return Date(timeIntervalSince1970: Double(seconds) + fraction)
+        // Far from 1970 a Double cannot hold seven digits; never let rounding carry into the next second.
+        let instant = Double(seconds) + fraction
+        return Date(timeIntervalSince1970: instant < Double(seconds + 1) ? instant : Double(seconds + 1).nextDown)
     }
 
     /// Formats `date` as Odoo's `Datetime` text, `YYYY-MM-DD HH:MM:SS` in UTC, dropping the fraction.
