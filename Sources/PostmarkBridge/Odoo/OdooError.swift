@@ -180,6 +180,8 @@ public enum OdooErrorClassifier {
             return isUnknownDatabase(message) ? .unknownDatabase : .databaseUnavailable
         case "SessionExpiredException":
             return .sessionExpired
+        case "ServiceUnavailable", "BadGateway", "GatewayTimeout", "TooManyRequests":
+            return .unavailable
         case "NotFound":
             return .addonMissing
         case "BadRequest", "UnprocessableEntity", "RequestEntityTooLarge":
@@ -218,7 +220,7 @@ public enum OdooErrorClassifier {
     }
 
     private static func isUnknownMethod(_ message: String) -> Bool {
-        message.contains("does not exist on the model") || message.contains("has no attribute")
+        message.contains("does not exist on the model")
     }
 
     private static func isSignatureOrFieldMismatch(_ message: String) -> Bool {
