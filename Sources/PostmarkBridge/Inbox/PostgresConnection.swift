@@ -37,6 +37,8 @@ public final class PostgresConnection {
             PQfinish(connection)
             throw InboxError(.connectionFailed, detail: message)
         }
+        // libpq prints server notices (such as "relation already exists, skipping") to stderr by default.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
         handle = connection
     }
 
