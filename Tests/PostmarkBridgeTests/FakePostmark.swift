@@ -56,6 +56,7 @@ final class FakePostmark: HTTPResponder {
         var body: String
         var remaining: Int
         var afterHandling: Bool
+        var retryAfter: Int?
     }
 
     private struct State {
@@ -158,20 +159,21 @@ final class FakePostmark: HTTPResponder {
 
     /// Answers the next `count` requests whose method is `method` and path starts with `pathPrefix` with
     /// `status` and `body`: instead of handling them, or, with `afterHandling`, after handling them (the
-    /// change is made but its answer is lost, as when a proxy times out).
+    /// change is made but its answer is lost, as when a proxy times out). `retryAfter` adds that header.
     func fail(
         _ method: String,
         _ pathPrefix: String,
         status: Int,
         body: String = #"{"ErrorCode":0,"Message":"Internal error"}"#,
         times count: Int = 1,
-        afterHandling: Bool = false
+        afterHandling: Bool = false,
+        retryAfter: Int? = nil
     ) {
         state.withLock {
             $0.failures.append(
                 Failure(
                     method: method, pathPrefix: pathPrefix, status: status, body: body, remaining: count,
-                    afterHandling: afterHandling))
+                    afterHandling: afterHandling, retryAfter: retryAfter))
         }
     }
 
@@ -203,7 +205,8 @@ final class FakePostmark: HTTPResponder {
                 if failure.afterHandling {
                     _ = Self.handle(request, parsedBody: body, state: &state)
                 }
-                return .json(status: failure.status, body: failure.body)
+                let headers = failure.retryAfter.map { [("Retry-After", String($0))] } ?? []
+                return .json(status: failure.status, body: failure.body, headers: headers)
             }
             return Self.handle(request, parsedBody: body, state: &state)
         }

@@ -303,6 +303,17 @@ import Testing
         #expect(outcome.webhookID == fake.webhooks(serverID: 55).first?.id)
     }
 
+    @Test func rateLimitHonoursRetryAfter() async {
+        defer { fake.stop() }
+        fake.fail(
+            "GET", "/webhooks", status: 429, body: #"{"ErrorCode":429,"Message":"Rate limit exceeded"}"#, retryAfter: 7)
+
+        let outcome = await run()
+
+        #expect(outcome.state == .ok)
+        #expect(sleeps.all == [.seconds(7)])
+    }
+
     @Test func persistentOutageGivesUpWithBackoff() async {
         defer { fake.stop() }
         fake.fail("GET", "/servers/55", status: 503, times: 10)
