@@ -71,6 +71,7 @@ final class FakePostmark: HTTPResponder {
         var baseURL = URL(string: "http://127.0.0.1:1")!
     }
 
+    /// Postmark's limit of webhooks per message stream.
     static let maxWebhooksPerStream = 10
 
     private let state: Mutex<State>
@@ -187,6 +188,7 @@ final class FakePostmark: HTTPResponder {
 
     // MARK: - HTTP
 
+    /// Records the request, then answers it as Postmark would (or with a scripted failure).
     func respond(to request: HTTPRequest) -> HTTPResponse {
         let body = request.body.isEmpty ? nil : try? JSONValue.parse(request.body)
         let recorded = Recorded(

@@ -9,7 +9,7 @@ import Testing
 @Suite struct PostmarkReconcilerTests {
     static let accountToken = "acct-token-secret"
     static let serverToken = "server-token-secret"
-    static let publicURL = "https://bridge.example.com"
+    static let publicURL = URL(string: "https://bridge.example.com")
     static let callback = "https://bridge.example.com/postmark/webhook/7"
 
     /// Records the backoff waits instead of waiting.
@@ -355,7 +355,7 @@ import Testing
 
     // MARK: - Skips and secrets
 
-    static let incompleteSettings: [(String?, String?, String?, PostmarkSyncState, String)] = [
+    static let incompleteSettings: [(String?, String?, URL?, PostmarkSyncState, String)] = [
         (
             nil, accountToken, publicURL, .never,
             "Set the Postmark server id and account token to let the bridge configure Postmark"
@@ -370,7 +370,7 @@ import Testing
             "Set BRIDGE_PUBLIC_URL on the bridge so it can register its webhook with Postmark"
         ),
         (
-            "55", accountToken, "bridge.example.com", .error,
+            "55", accountToken, URL(string: "bridge.example.com"), .error,
             "BRIDGE_PUBLIC_URL is not a plain http(s) URL such as https://bridge.example.com"
         ),
     ]
@@ -379,7 +379,7 @@ import Testing
     func incompleteSettingsAreSkipped(
         serverID: String?,
         accountToken: String?,
-        publicURL: String?,
+        publicURL: URL?,
         state: PostmarkSyncState,
         message: String
     ) async {

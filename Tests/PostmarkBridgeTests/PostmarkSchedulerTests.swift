@@ -4,7 +4,7 @@ import Testing
 @testable import PostmarkBridge
 
 @Suite struct PostmarkSchedulerTests {
-    static let base = "https://bridge.example.com"
+    static let base = URL(string: "https://bridge.example.com")
     static let start = Date(timeIntervalSince1970: 1_800_000_000)
 
     static func settings(id: Int = 1, revision: String? = "2026-01-01 10:00:00") -> MailServerSettings {
@@ -66,7 +66,7 @@ import Testing
         case "smtp": after.smtpAPIErrors = true
         case "serverID": after.postmarkServerID = "56"
         case "accountToken": after.accountToken = "acct-2"
-        default: base = "https://new.example.com"
+        default: base = URL(string: "https://new.example.com")
         }
 
         let reason = scheduler.reason(for: after, callbackBaseURL: base, now: Self.start + 1)

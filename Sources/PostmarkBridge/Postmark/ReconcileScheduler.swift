@@ -54,7 +54,7 @@ public struct ReconcileScheduler: Sendable {
     }
 
     /// The servers among `servers` that need a run at `now`, in the order given.
-    public func due(_ servers: [MailServerSettings], callbackBaseURL: String?, now: Date) -> [Due] {
+    public func due(_ servers: [MailServerSettings], callbackBaseURL: URL?, now: Date) -> [Due] {
         servers.compactMap { settings in
             reason(for: settings, callbackBaseURL: callbackBaseURL, now: now).map {
                 Due(settings: settings, reason: $0)
@@ -63,7 +63,7 @@ public struct ReconcileScheduler: Sendable {
     }
 
     /// Why `settings` need a run at `now`, or `nil` when they do not.
-    public func reason(for settings: MailServerSettings, callbackBaseURL: String?, now: Date) -> Reason? {
+    public func reason(for settings: MailServerSettings, callbackBaseURL: URL?, now: Date) -> Reason? {
         guard let entry = entries[settings.id] else { return .firstRun }
         if entry.settingsFingerprint != Self.fingerprint(of: settings, callbackBaseURL: callbackBaseURL) {
             return .settingsChanged
@@ -78,7 +78,7 @@ public struct ReconcileScheduler: Sendable {
 
     /// The earliest time one of `servers` becomes due on the clock alone; `nil` when one is due already for
     /// another reason (run now) or `servers` is empty.
-    public func nextDueDate(_ servers: [MailServerSettings], callbackBaseURL: String?, now: Date) -> Date? {
+    public func nextDueDate(_ servers: [MailServerSettings], callbackBaseURL: URL?, now: Date) -> Date? {
         var earliest: Date?
         for settings in servers {
             guard let entry = entries[settings.id],
@@ -91,7 +91,7 @@ public struct ReconcileScheduler: Sendable {
     }
 
     /// Records a finished run of `settings`.
-    public mutating func record(_ outcome: ReconcileOutcome, settings: MailServerSettings, callbackBaseURL: String?) {
+    public mutating func record(_ outcome: ReconcileOutcome, settings: MailServerSettings, callbackBaseURL: URL?) {
         entries[settings.id] = Entry(
             lastRun: outcome.date,
             settingsFingerprint: Self.fingerprint(of: settings, callbackBaseURL: callbackBaseURL),
@@ -106,7 +106,7 @@ public struct ReconcileScheduler: Sendable {
 
     /// A digest of everything reconciliation depends on: server id, account token, current verify token, SMTP
     /// API error flag, stream, triggers and the public URL. Secrets enter only hashed.
-    public static func fingerprint(of settings: MailServerSettings, callbackBaseURL: String?) -> CredentialFingerprint {
+    public static func fingerprint(of settings: MailServerSettings, callbackBaseURL: URL?) -> CredentialFingerprint {
         let triggers = settings.triggers.normalized
         let flags = [
             settings.smtpAPIErrors, triggers.delivery, triggers.bounce, triggers.bounceIncludeContent,
@@ -120,7 +120,7 @@ public struct ReconcileScheduler: Sendable {
             settings.tokens.first { $0.validUntil == nil }?.value ?? "",
             settings.messageStream,
             String(flags.map { $0 ? "1" : "0" }),
-            callbackBaseURL ?? "",
+            callbackBaseURL?.absoluteString ?? "",
         ])
     }
 

@@ -56,9 +56,9 @@ public final class Reconciler: Sendable {
     ///
     /// - Parameters:
     ///   - settings: The mail server's settings (only Postmark-enabled servers should be passed).
-    ///   - callbackBaseURL: `BRIDGE_PUBLIC_URL`, or `nil` when it is not set.
+    ///   - callbackBaseURL: `BRIDGE_PUBLIC_URL` (configuration's `publicURL`), or `nil` when it is not set.
     /// - Returns: The outcome to report to Odoo; never throws, failures are outcomes.
-    public func reconcile(settings: MailServerSettings, callbackBaseURL: String?) async -> ReconcileOutcome {
+    public func reconcile(settings: MailServerSettings, callbackBaseURL: URL?) async -> ReconcileOutcome {
         let target: Target
         switch Target.make(settings: settings, callbackBaseURL: callbackBaseURL, username: webhookUsername) {
         case .success(let ready):
@@ -220,7 +220,7 @@ struct Target: Sendable {
     /// Checks that `settings` are complete and builds the target, or says what is missing.
     static func make(
         settings: MailServerSettings,
-        callbackBaseURL: String?,
+        callbackBaseURL: URL?,
         username: String
     ) -> Result<Target, Skip> {
         let serverIDText = settings.postmarkServerID?.trimmingCharacters(in: .whitespaces) ?? ""
@@ -238,7 +238,7 @@ struct Target: Sendable {
                     state: .error, message: "The Postmark server id must be a number, such as 1234567",
                     log: "server id not a number"))
         }
-        guard let base = callbackBaseURL, !base.trimmingCharacters(in: .whitespaces).isEmpty else {
+        guard let base = callbackBaseURL?.absoluteString, !base.trimmingCharacters(in: .whitespaces).isEmpty else {
             return .failure(
                 Skip(
                     state: .never,
