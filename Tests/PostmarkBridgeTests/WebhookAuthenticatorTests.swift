@@ -49,7 +49,8 @@ import Testing
         Case(name: "query plus stays plus", query: "token=new+token", expected: .invalid(.query)),
         Case(name: "query wrong token", query: "token=nope", expected: .invalid(.query)),
         Case(
-            name: "query first token parameter counts", query: "token=nope&token=new-token", expected: .invalid(.query)),
+            name: "query first token parameter counts", query: "token=nope&token=new-token",
+            expected: .invalid(.query)),
         Case(name: "query empty token", query: "token=", expected: .missing),
         Case(name: "query other parameter", query: "tok=new-token", expected: .missing),
         Case(name: "query bad percent encoding", query: "token=%zz", expected: .missing),
@@ -57,7 +58,8 @@ import Testing
             name: "wrong Basic but right header", authorization: basic("proxy:secret"), header: "new-token",
             expected: .accepted(.header)),
         Case(
-            name: "wrong header but right query", header: "nope", query: "token=old-token", expected: .accepted(.query)),
+            name: "wrong header but right query", header: "nope", query: "token=old-token",
+            expected: .accepted(.query)),
         Case(
             name: "all wrong reports the first method", authorization: basic("u:x"), header: "y", query: "token=z",
             expected: .invalid(.basic)),

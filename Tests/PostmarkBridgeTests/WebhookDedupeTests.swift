@@ -13,7 +13,8 @@ import Testing
     }
 
     static let delivery =
-        #"{"RecordType":"Delivery","MessageID":"m-1","Recipient":"a@x.test","DeliveredAt":"2019-11-05T16:33:54.9070259Z","Details":"250 OK"}"#
+        #"{"RecordType":"Delivery","MessageID":"m-1","Recipient":"a@x.test","#
+        + #""DeliveredAt":"2019-11-05T16:33:54.9070259Z","Details":"250 OK"}"#
 
     @Test func usesTheTraceIDWhenPresent() throws {
         #expect(try Self.key(Self.delivery, trace: " 7c1d-4e.9_A ") == "3:delivery:trace:7c1d-4e.9_A")
@@ -42,7 +43,8 @@ import Testing
 
     @Test func naturalKeyIgnoresFieldsOutsideIt() throws {
         let redelivered =
-            #"{"Details":"250 2.0.0 OK","DeliveredAt":"2019-11-05T16:33:54.9070259Z","Recipient":"a@x.test","MessageID":"m-1","RecordType":"Delivery","Metadata":{"x":"y"}}"#
+            #"{"Details":"250 2.0.0 OK","DeliveredAt":"2019-11-05T16:33:54.9070259Z","Recipient":"a@x.test","#
+            + #""MessageID":"m-1","RecordType":"Delivery","Metadata":{"x":"y"}}"#
         #expect(try Self.key(Self.delivery) == Self.key(redelivered))
     }
 
@@ -59,68 +61,60 @@ import Testing
         var testDescription: String { name }
     }
 
+    /// `base` with `changes` applied, as JSON text.
+    static func variant(_ base: [String: JSONValue], _ changes: [String: JSONValue] = [:]) -> String {
+        JSONValue.object(base.merging(changes) { _, new in new }).serialized()
+    }
+
+    static let bounce: [String: JSONValue] = [
+        "RecordType": "Bounce", "ID": 42, "Type": "HardBounce", "MessageID": "m", "Email": "a@x",
+        "BouncedAt": "2019-11-05T16:33:54Z",
+    ]
+    static let open: [String: JSONValue] = [
+        "RecordType": "Open", "MessageID": "m", "Recipient": "a@x", "ReceivedAt": "2019-11-05T16:33:54Z",
+        "FirstOpen": true,
+    ]
+    static let click: [String: JSONValue] = [
+        "RecordType": "Click", "MessageID": "m", "Recipient": "a@x", "OriginalLink": "https://x",
+        "ReceivedAt": "2019-11-05T16:33:54Z",
+    ]
+    static let change: [String: JSONValue] = [
+        "RecordType": "SubscriptionChange", "Recipient": "a@x", "MessageStream": "outbound",
+        "ChangedAt": "2020-02-01T10:53:34Z", "SuppressSending": true,
+    ]
+
     static let pairs: [Pair] = [
         Pair(
             name: "test bounces with ID 42 but different messages stay apart",
-            first:
-                #"{"RecordType":"Bounce","ID":42,"Type":"HardBounce","MessageID":"m-1","Email":"a@x","BouncedAt":"2019-11-05T16:33:54Z"}"#,
-            second:
-                #"{"RecordType":"Bounce","ID":42,"Type":"HardBounce","MessageID":"m-2","Email":"a@x","BouncedAt":"2019-11-05T16:33:54Z"}"#,
-            same: false),
+            first: variant(bounce), second: variant(bounce, ["MessageID": "m-2"]), same: false),
         Pair(
             name: "test bounces with ID 42 but different types stay apart",
-            first:
-                #"{"RecordType":"Bounce","ID":42,"Type":"HardBounce","MessageID":"m","Email":"a@x","BouncedAt":"2019-11-05T16:33:54Z"}"#,
-            second:
-                #"{"RecordType":"Bounce","ID":42,"Type":"SoftBounce","MessageID":"m","Email":"a@x","BouncedAt":"2019-11-05T16:33:54Z"}"#,
-            same: false),
+            first: variant(bounce), second: variant(bounce, ["Type": "SoftBounce"]), same: false),
+        Pair(
+            name: "test bounces with ID 42 but different times stay apart",
+            first: variant(bounce), second: variant(bounce, ["BouncedAt": "2019-11-05T16:33:55Z"]), same: false),
         Pair(
             name: "a redelivered bounce with other details is the same",
-            first:
-                #"{"RecordType":"Bounce","ID":7,"Type":"HardBounce","MessageID":"m","Email":"a@x","BouncedAt":"2019-11-05T16:33:54Z","Details":"x"}"#,
-            second:
-                #"{"RecordType":"Bounce","ID":7,"Type":"HardBounce","MessageID":"m","Email":"a@x","BouncedAt":"2019-11-05T16:33:54Z","Details":"y","Content":"dump"}"#,
+            first: variant(bounce, ["Details": "x"]), second: variant(bounce, ["Details": "y", "Content": "dump"]),
             same: true),
         Pair(
             name: "first and later opens at the same second stay apart",
-            first:
-                #"{"RecordType":"Open","MessageID":"m","Recipient":"a@x","ReceivedAt":"2019-11-05T16:33:54Z","FirstOpen":true}"#,
-            second:
-                #"{"RecordType":"Open","MessageID":"m","Recipient":"a@x","ReceivedAt":"2019-11-05T16:33:54Z","FirstOpen":false}"#,
-            same: false),
+            first: variant(open), second: variant(open, ["FirstOpen": false]), same: false),
         Pair(
             name: "opens at different times stay apart",
-            first:
-                #"{"RecordType":"Open","MessageID":"m","Recipient":"a@x","ReceivedAt":"2019-11-05T16:33:54Z","FirstOpen":false}"#,
-            second:
-                #"{"RecordType":"Open","MessageID":"m","Recipient":"a@x","ReceivedAt":"2019-11-05T16:34:54Z","FirstOpen":false}"#,
-            same: false),
+            first: variant(open), second: variant(open, ["ReceivedAt": "2019-11-05T16:34:54Z"]), same: false),
         Pair(
             name: "a click on the same link is the same event",
-            first:
-                #"{"RecordType":"Click","MessageID":"m","Recipient":"a@x","OriginalLink":"https://x","ReceivedAt":"2019-11-05T16:33:54Z"}"#,
-            second:
-                #"{"RecordType":"Click","MessageID":"m","Recipient":"a@x","OriginalLink":"https://x","ReceivedAt":"2019-11-05T16:39:54Z"}"#,
-            same: true),
+            first: variant(click), second: variant(click, ["ReceivedAt": "2019-11-05T16:39:54Z"]), same: true),
         Pair(
             name: "clicks on different links stay apart",
-            first: #"{"RecordType":"Click","MessageID":"m","Recipient":"a@x","OriginalLink":"https://x"}"#,
-            second: #"{"RecordType":"Click","MessageID":"m","Recipient":"a@x","OriginalLink":"https://y"}"#,
-            same: false),
+            first: variant(click), second: variant(click, ["OriginalLink": "https://y"]), same: false),
         Pair(
             name: "suppression and reactivation at the same time stay apart",
-            first:
-                #"{"RecordType":"SubscriptionChange","Recipient":"a@x","MessageStream":"outbound","ChangedAt":"2020-02-01T10:53:34Z","SuppressSending":true}"#,
-            second:
-                #"{"RecordType":"SubscriptionChange","Recipient":"a@x","MessageStream":"outbound","ChangedAt":"2020-02-01T10:53:34Z","SuppressSending":false}"#,
-            same: false),
+            first: variant(change), second: variant(change, ["SuppressSending": false]), same: false),
         Pair(
             name: "suppressions on two streams stay apart",
-            first:
-                #"{"RecordType":"SubscriptionChange","Recipient":"a@x","MessageStream":"outbound","ChangedAt":"2020-02-01T10:53:34Z"}"#,
-            second:
-                #"{"RecordType":"SubscriptionChange","Recipient":"a@x","MessageStream":"broadcast","ChangedAt":"2020-02-01T10:53:34Z"}"#,
-            same: false),
+            first: variant(change), second: variant(change, ["MessageStream": "broadcast"]), same: false),
         Pair(
             name: "a body-hashed event is the same whatever its key order and spacing",
             first: #"{"RecordType":"Mystery","a":1,"b":[1,2]}"#,

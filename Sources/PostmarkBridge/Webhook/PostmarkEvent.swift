@@ -180,7 +180,7 @@ public struct PostmarkEvent: Sendable, Equatable {
 }
 
 /// Case-insensitive, type-tolerant access to the members of a JSON object.
-struct Fields {
+private struct Fields {
     private let exact: [String: JSONValue]
     private let folded: [String: JSONValue]
 
