@@ -17,6 +17,7 @@ struct HTTPConnection {
     private var parser: HTTPParser
     private let readBuffer: UnsafeMutableRawBufferPointer
 
+    /// Prepares to serve `fd`, an accepted non-blocking socket the caller closes after ``run()``.
     init(context: HTTPServerContext, fd: Int32) {
         self.context = context
         self.fd = fd

@@ -121,6 +121,7 @@ public struct HTTPResponse: Sendable {
 enum HTTPDate {
     private static let cache = Mutex<(second: Int, text: String)>((-1, ""))
 
+    /// The current time as an IMF-fixdate.
     static func current() -> String {
         let now = time(nil)
         return cache.withLock { cached in
@@ -131,6 +132,7 @@ enum HTTPDate {
         }
     }
 
+    /// `seconds` since the epoch as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
     static func format(_ seconds: Int) -> String {
         var t = time_t(seconds)
         var parts = tm()

@@ -87,9 +87,13 @@ final class HTTPServerContext: Sendable {
         var port: Int?
     }
 
+    /// Address, limits and timeouts.
     let configuration: HTTPServerConfiguration
+    /// The application.
     let responder: any HTTPResponder
+    /// Where lifecycle and per-request lines go.
     let logger: Logger
+    /// Where metrics go.
     let observer: any HTTPServerObserver
 
     private let state = Mutex(State())
@@ -99,6 +103,7 @@ final class HTTPServerContext: Sendable {
     private let connectionThreads = DispatchGroup()
     private let stopped = DispatchGroup()
 
+    /// Creates the shared state of a server that has not started.
     init(
         configuration: HTTPServerConfiguration, responder: any HTTPResponder, logger: Logger,
         observer: any HTTPServerObserver
@@ -121,10 +126,13 @@ final class HTTPServerContext: Sendable {
     /// The read end of the pipe that becomes readable when shutdown begins.
     var wakeDescriptor: Int32 { wakePipe.withLock { $0.read } }
 
+    /// The bound port once started.
     var boundPort: Int? { state.withLock { $0.port } }
 
+    /// The number of connections being served.
     var openConnections: Int { state.withLock { $0.connections.count } }
 
+    /// See ``HTTPServer/start()``.
     func start() throws(HTTPServerError) -> Int {
         let claimed = state.withLock { state in
             guard state.phase == .created else { return false }
@@ -249,6 +257,7 @@ final class HTTPServerContext: Sendable {
         logger.debug("connection refused over the limit", ["http.max_connections": "\(configuration.maxConnections)"])
     }
 
+    /// See ``HTTPServer/shutdown(gracePeriod:)``.
     func shutdown(gracePeriod: Duration) {
         let first = state.withLock { state in
             switch state.phase {
@@ -290,6 +299,7 @@ final class HTTPServerContext: Sendable {
         stopped.leave()
     }
 
+    /// See ``HTTPServer/waitUntilStopped()``.
     func waitUntilStopped() {
         stopped.wait()
     }
