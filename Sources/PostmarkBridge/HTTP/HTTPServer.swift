@@ -98,7 +98,9 @@ final class HTTPServerContext: Sendable {
 
     private let state = Mutex(State())
     private let stopping = Atomic<Bool>(false)
-    private let wakePipe = Mutex<(read: Int32, write: Int32)>((-1, -1))
+    // Read on every wait of every connection: atomics, so connection threads never contend on a lock here.
+    private let wakeRead = Atomic<Int32>(-1)
+    private let wakeWrite = Atomic<Int32>(-1)
     private let acceptThread = DispatchGroup()
     private let connectionThreads = DispatchGroup()
     private let stopped = DispatchGroup()
@@ -115,16 +117,17 @@ final class HTTPServerContext: Sendable {
     }
 
     deinit {
-        let pipe = wakePipe.withLock { $0 }
-        if pipe.read >= 0 { close(pipe.read) }
-        if pipe.write >= 0 { close(pipe.write) }
+        let read = wakeRead.load(ordering: .acquiring)
+        let write = wakeWrite.load(ordering: .acquiring)
+        if read >= 0 { close(read) }
+        if write >= 0 { close(write) }
     }
 
     /// Whether shutdown has begun: responses from now on carry `Connection: close`.
     var isStopping: Bool { stopping.load(ordering: .relaxed) }
 
     /// The read end of the pipe that becomes readable when shutdown begins.
-    var wakeDescriptor: Int32 { wakePipe.withLock { $0.read } }
+    var wakeDescriptor: Int32 { wakeRead.load(ordering: .acquiring) }
 
     /// The bound port once started.
     var boundPort: Int? { state.withLock { $0.port } }
@@ -157,7 +160,8 @@ final class HTTPServerContext: Sendable {
         guard pipe(&fds) == 0 else { throw HTTPServerError(.socketFailed, systemError: errno) }
         _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
         _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
-        wakePipe.withLock { $0 = (fds[0], fds[1]) }
+        wakeRead.store(fds[0], ordering: .releasing)
+        wakeWrite.store(fds[1], ordering: .releasing)
 
         let (listener, port) = try Socket.listen(
             host: configuration.host, port: configuration.port, backlog: configuration.backlog)
@@ -277,7 +281,7 @@ final class HTTPServerContext: Sendable {
         }
 
         stopping.store(true, ordering: .relaxed)
-        let writer = wakePipe.withLock { $0.write }
+        let writer = wakeWrite.load(ordering: .acquiring)
         var byte: UInt8 = 1
         _ = Glibc.write(writer, &byte, 1)
         logger.info("shutting down", ["http.open_connections": "\(openConnections)"])
