@@ -40,6 +40,9 @@ public final class HTTPServer: Sendable {
 
     /// Binds, listens and starts accepting on a background thread.
     ///
+    /// Also sets `SIGPIPE` to ignored for the process, so a client that goes away costs an error, not the
+    /// process. The server then runs until ``shutdown(gracePeriod:)``, whoever holds a reference to it.
+    ///
     /// - Returns: The bound port (the ephemeral one when the configured port is 0).
     /// - Throws: ``HTTPServerError`` with `invalidAddress`, `socketFailed`, `bindFailed`, `listenFailed` or
     ///   `alreadyStarted`.
