@@ -105,16 +105,19 @@ public enum WebhookIntake {
         return .accept(inboxEvent, event, via: method)
     }
 
-    /// Decides one request, looking its server up in `directory`; an unknown server or a refused token raises
-    /// the directory's rate-limited "unrecognised" signal so the Odoo sync can refresh early.
+    /// Decides one request, looking its server up in `directory`; an unknown (numeric) server id or a refused token
+    /// raises the directory's rate-limited "unrecognised" signal so the Odoo sync can refresh early.
     public static func evaluate(
         _ request: WebhookRequest,
         directory: ServerDirectory,
         now: Date
     ) -> WebhookDecision {
-        let server = mailServerID(request.mailServerID).flatMap(directory.settings(for:))
-        let result = evaluate(request, server: server, now: now)
-        if case .reject(let error) = result, error.code == .unknownMailServer || error.code == .invalidCredentials {
+        let id = mailServerID(request.mailServerID)
+        let result = evaluate(request, server: id.flatMap(directory.settings(for:)), now: now)
+        // A path that is no id at all is a scanner, not a server Odoo may just have added.
+        if case .reject(let error) = result, id != nil,
+            error.code == .unknownMailServer || error.code == .invalidCredentials
+        {
             directory.noteUnrecognised()
         }
         return result
