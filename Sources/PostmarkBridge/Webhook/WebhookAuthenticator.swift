@@ -108,15 +108,16 @@ public enum WebhookAuthenticator {
     }
 
     /// A query string fit for logs: every value becomes `REDACTED`; names stay when they are plain
-    /// (`[A-Za-z0-9._-]`, at most 32 characters), else become `REDACTED` too.
+    /// (`[A-Za-z0-9._-]`, at most 32 characters), else become `REDACTED` too, as does a parameter without `=`.
     ///
-    /// `a=1&token=s3cret&flag` gives `a=REDACTED&token=REDACTED&flag`.
+    /// `a=1&token=s3cret&flag` gives `a=REDACTED&token=REDACTED&REDACTED`.
     public static func redactQuery(_ query: String) -> String {
         guard !query.isEmpty else { return query }
         return query.split(separator: "&", omittingEmptySubsequences: false).map { parameter -> String in
             let parts = parameter.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = isPlainName(parts[0]) ? String(parts[0]) : "REDACTED"
-            return parts.count == 2 ? "\(name)=REDACTED" : name
+            // A parameter without `=` may itself be a secret pasted in the wrong place.
+            guard parts.count == 2 else { return parameter.isEmpty ? "" : "REDACTED" }
+            return (isPlainName(parts[0]) ? String(parts[0]) : "REDACTED") + "=REDACTED"
         }.joined(separator: "&")
     }
 
