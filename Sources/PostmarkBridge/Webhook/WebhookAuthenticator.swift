@@ -59,7 +59,7 @@ public enum WebhookAuthenticator {
         if let authorization, let password = basicPassword(authorization) {
             presented.append(PresentedCredential(method: .basic, token: password ?? ""))
         }
-        if let token = tokenHeader?.trimmingCharacters(in: .whitespaces), !token.isEmpty {
+        if let token = tokenHeader?.trimmedWhitespace(), !token.isEmpty {
             presented.append(PresentedCredential(method: .header, token: token))
         }
         if let query, let token = firstQueryValue(named: "token", in: query), !token.isEmpty {
@@ -124,9 +124,11 @@ public enum WebhookAuthenticator {
     /// The password of a Basic `Authorization` value: `nil` when the scheme is not Basic, `.some(nil)` when it is
     /// Basic but not a base64 `user:password`.
     static func basicPassword(_ authorization: String) -> String?? {
-        let trimmed = authorization.trimmingCharacters(in: .whitespaces)
-        guard let space = trimmed.firstIndex(of: " "), trimmed[..<space].lowercased() == "basic" else { return nil }
-        var encoded = trimmed[trimmed.index(after: space)...].trimmingCharacters(in: .whitespaces)
+        let trimmed = authorization.trimmedWhitespace()
+        guard let space = trimmed.firstIndex(of: " "), trimmed[..<space].asciiLowercased() == "basic" else {
+            return nil
+        }
+        var encoded = trimmed[trimmed.index(after: space)...].trimmedWhitespace()
         // Some clients drop the base64 padding.
         while encoded.utf8.count % 4 != 0 { encoded += "=" }
         guard let data = Data(base64Encoded: encoded),

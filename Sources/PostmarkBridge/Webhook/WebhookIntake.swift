@@ -134,13 +134,15 @@ public enum WebhookIntake {
     /// Whether a Content-Type value is acceptable for a webhook body (see the type's policy).
     public static func isJSONContentType(_ value: String?) -> Bool {
         guard let value else { return true }
-        let parts = value.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        if value == "application/json" || value == "application/json; charset=utf-8" { return true }
+
+        let parts = value.split(separator: ";").map { $0.trimmedWhitespace().asciiLowercased() }
         guard let mediaType = parts.first, !mediaType.isEmpty else { return true }
         guard mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
         else { return false }
 
         for parameter in parts.dropFirst() {
-            let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmedWhitespace() }
             guard pair.count == 2, pair[0] == "charset" else { continue }
             let charset = pair[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
             if charset != "utf-8" && charset != "utf8" { return false }
