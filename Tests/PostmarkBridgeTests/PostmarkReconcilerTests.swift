@@ -27,9 +27,13 @@ import Testing
         fake.addServer(FakePostmark.Server(id: 55, name: "Production", apiTokens: [Self.serverToken]))
     }
 
-    func reconciler(baseURL: URL? = nil, memory: WebhookCredentialMemory? = nil) -> Reconciler {
+    func reconciler(
+        baseURL: URL? = nil,
+        memory: WebhookCredentialMemory? = nil,
+        requestTimeout: Duration = .seconds(10)
+    ) -> Reconciler {
         let client = PostmarkAPIClient(
-            baseURL: baseURL ?? fake.baseURL, httpClient: URLSessionHTTPClient(), requestTimeout: .seconds(10))
+            baseURL: baseURL ?? fake.baseURL, httpClient: URLSessionHTTPClient(), requestTimeout: requestTimeout)
         let sleeps = sleeps
         return Reconciler(
             client: client, memory: memory ?? self.memory,
@@ -337,6 +341,18 @@ import Testing
 
         #expect(outcome.message == "Postmark is unreachable; will retry")
         #expect(outcome.error?.code == .connectionFailed)
+    }
+
+    @Test func slowPostmarkTimesOutAndIsRetried() async {
+        defer { fake.stop() }
+        fake.fail("GET", "/webhooks", status: 200, body: #"{"Webhooks":[]}"#, stall: .seconds(4))
+
+        let outcome = await run(reconciler: reconciler(requestTimeout: .seconds(1)))
+
+        #expect(outcome.state == .ok)
+        #expect(outcome.attempts == 2)
+        #expect(sleeps.all == [.seconds(2)])
+        #expect(outcome.message == "SMTP API error hooks on; Webhook created")
     }
 
     @Test func partialProgressIsReportedWithTheError() async {
