@@ -9,7 +9,7 @@ import Synchronization
 /// connection, `Connection: close`; framing headers set here (`Content-Length`, `Transfer-Encoding`,
 /// `Connection`) are replaced.
 public struct HTTPResponse: Sendable {
-    /// The status code.
+    /// The status code, from 200 to 599 (the server sends `100 Continue` itself).
     public var status: Int
     /// Extra header fields, in order. Fields whose name or value contains CR, LF or NUL are dropped.
     public var headers: [(String, String)]
@@ -90,8 +90,13 @@ public struct HTTPResponse: Sendable {
             default: head += "\(name): \(value)\r\n"
             }
         }
+        // RFC 9110 §8.6: no Content-Length (and no content) on 1xx, 204 and 304.
+        let hasContent = status >= 200 && status != 204 && status != 304
+        if hasContent {
+            head += "Content-Length: \(body.count)\r\n"
+        }
         if status >= 200 {
-            head += "Content-Length: \(body.count)\r\nDate: \(HTTPDate.current())\r\n"
+            head += "Date: \(HTTPDate.current())\r\n"
         }
         if close {
             head += "Connection: close\r\n"
@@ -101,7 +106,7 @@ public struct HTTPResponse: Sendable {
         head += "\r\n"
 
         var bytes = Array(head.utf8)
-        if includeBody && status >= 200 {
+        if includeBody && hasContent {
             bytes.append(contentsOf: body)
         }
         return bytes

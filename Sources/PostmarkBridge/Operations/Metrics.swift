@@ -1,0 +1,205 @@
+import Foundation
+import Synchronization
+
+/// A monotonically increasing count, optionally split by label values.
+public final class Counter: Sendable {
+    /// The metric name, such as `bridge_http_requests_total`.
+    public let name: String
+    /// The help text.
+    public let help: String
+    /// The label names, in order.
+    public let labelNames: [String]
+    private let values = Mutex<[[String]: Double]>([:])
+
+    init(name: String, help: String, labelNames: [String]) {
+        self.name = name
+        self.help = help
+        self.labelNames = labelNames
+    }
+
+    /// Adds `amount` to the series with `labels` (one value per label name).
+    public func increment(_ labels: [String] = [], by amount: Double = 1) {
+        values.withLock { $0[labels, default: 0] += amount }
+    }
+
+    /// The current value of one series.
+    public func value(_ labels: [String] = []) -> Double { values.withLock { $0[labels] ?? 0 } }
+
+    func render(into out: inout String) {
+        out += "# HELP \(name) \(help)\n# TYPE \(name) counter\n"
+        let snapshot = values.withLock { $0 }
+        for labels in snapshot.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            out += "\(name)\(Metrics.labelText(labelNames, labels)) \(Metrics.number(snapshot[labels]!))\n"
+        }
+    }
+}
+
+/// A value that goes up and down, such as open connections.
+public final class Gauge: Sendable {
+    /// The metric name.
+    public let name: String
+    /// The help text.
+    public let help: String
+    private let current = Mutex<Double>(0)
+    private let sample: (@Sendable () -> Double)?
+
+    init(name: String, help: String, sample: (@Sendable () -> Double)? = nil) {
+        self.name = name
+        self.help = help
+        self.sample = sample
+    }
+
+    /// Adds `amount` (negative to subtract).
+    public func add(_ amount: Double) { current.withLock { $0 += amount } }
+
+    /// Sets the value.
+    public func set(_ value: Double) { current.withLock { $0 = value } }
+
+    /// The current value.
+    public var value: Double { sample?() ?? current.withLock { $0 } }
+
+    func render(into out: inout String) {
+        out += "# HELP \(name) \(help)\n# TYPE \(name) gauge\n\(name) \(Metrics.number(value))\n"
+    }
+}
+
+/// Observations counted into fixed buckets, as Prometheus histograms.
+public final class Histogram: Sendable {
+    /// The metric name.
+    public let name: String
+    /// The help text.
+    public let help: String
+    /// Upper bounds of the buckets, ascending; `+Inf` is implied.
+    public let bounds: [Double]
+    private struct State {
+        var counts: [UInt64]
+        var sum: Double = 0
+        var count: UInt64 = 0
+    }
+    private let state: Mutex<State>
+
+    init(name: String, help: String, bounds: [Double]) {
+        self.name = name
+        self.help = help
+        self.bounds = bounds
+        state = Mutex(State(counts: Array(repeating: 0, count: bounds.count)))
+    }
+
+    /// Records one observation.
+    public func observe(_ value: Double) {
+        let bucket = bounds.firstIndex { value <= $0 }
+        state.withLock {
+            if let bucket { $0.counts[bucket] += 1 }
+            $0.sum += value
+            $0.count += 1
+        }
+    }
+
+    /// How many observations were recorded.
+    public var count: UInt64 { state.withLock { $0.count } }
+
+    func render(into out: inout String) {
+        let snapshot = state.withLock { $0 }
+        out += "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
+        var cumulative: UInt64 = 0
+        for (index, bound) in bounds.enumerated() {
+            cumulative += snapshot.counts[index]
+            out += "\(name)_bucket{le=\"\(Metrics.number(bound))\"} \(cumulative)\n"
+        }
+        out += "\(name)_bucket{le=\"+Inf\"} \(snapshot.count)\n"
+        out += "\(name)_sum \(Metrics.number(snapshot.sum))\n\(name)_count \(snapshot.count)\n"
+    }
+}
+
+/// The bridge's metrics, rendered in Prometheus text format at `GET /metrics`.
+public final class Metrics: Sendable {
+    /// HTTP responses by status code.
+    public let httpRequests = Counter(
+        name: "bridge_http_requests_total", help: "HTTP responses sent, by status code.", labelNames: ["status"])
+    /// Open client connections.
+    public let openConnections = Gauge(name: "bridge_http_open_connections", help: "Client connections open now.")
+    /// Accepted webhook events by record type and state.
+    public let events = Counter(
+        name: "bridge_webhook_events_total", help: "Webhook events stored, by record type and state.",
+        labelNames: ["record_type", "state"])
+    /// Redelivered events answered without a second row.
+    public let duplicates = Counter(
+        name: "bridge_webhook_duplicates_total", help: "Redelivered webhook events recognised as duplicates.",
+        labelNames: [])
+    /// Webhooks refused, by reason.
+    public let rejections = Counter(
+        name: "bridge_webhook_rejections_total", help: "Webhook requests refused, by reason.", labelNames: ["reason"])
+    /// Seconds from a webhook's arrival at the inbox to its commit.
+    public let storeLatency = Histogram(
+        name: "bridge_inbox_store_seconds", help: "Time to commit one webhook event to the inbox.",
+        bounds: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5])
+    /// Events per group commit.
+    public let commitBatchSize = Histogram(
+        name: "bridge_inbox_commit_batch_size", help: "Events written per group commit.",
+        bounds: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512])
+    /// Seconds from acceptance to the Odoo record existing.
+    public let forwardLatency = Histogram(
+        name: "bridge_forward_latency_seconds", help: "Time from webhook acceptance to its record in Odoo.",
+        bounds: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600])
+    /// Events per `bridge_ingest` call.
+    public let forwardBatchSize = Histogram(
+        name: "bridge_forward_batch_size", help: "Events sent to Odoo per call.",
+        bounds: [1, 5, 10, 25, 50, 100, 250, 500, 1000])
+    /// Events put back for another forwarding attempt.
+    public let forwardRetries = Counter(
+        name: "bridge_forward_retries_total", help: "Events rescheduled after a failed forwarding attempt.",
+        labelNames: [])
+    /// Events parked because Odoo refused them for good.
+    public let parked = Counter(
+        name: "bridge_forward_parked_total", help: "Events parked because Odoo refused them.", labelNames: [])
+    /// Errors from Odoo, by kind.
+    public let odooErrors = Counter(
+        name: "bridge_odoo_errors_total", help: "Failed Odoo calls, by kind.", labelNames: ["kind"])
+    /// Events forwarded.
+    public let forwarded = Counter(
+        name: "bridge_forwarded_total", help: "Events that reached Odoo.", labelNames: [])
+
+    private let extra = Mutex<[Gauge]>([])
+
+    /// Creates an empty registry.
+    public init() {}
+
+    /// Adds a gauge read from `sample` each time metrics are rendered.
+    public func addSampledGauge(name: String, help: String, sample: @escaping @Sendable () -> Double) {
+        extra.withLock { $0.append(Gauge(name: name, help: help, sample: sample)) }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    public func render() -> String {
+        var out = ""
+        httpRequests.render(into: &out)
+        openConnections.render(into: &out)
+        events.render(into: &out)
+        duplicates.render(into: &out)
+        rejections.render(into: &out)
+        storeLatency.render(into: &out)
+        commitBatchSize.render(into: &out)
+        forwardLatency.render(into: &out)
+        forwardBatchSize.render(into: &out)
+        forwardRetries.render(into: &out)
+        parked.render(into: &out)
+        odooErrors.render(into: &out)
+        forwarded.render(into: &out)
+        for gauge in extra.withLock({ $0 }) { gauge.render(into: &out) }
+        return out
+    }
+
+    static func labelText(_ names: [String], _ values: [String]) -> String {
+        guard !names.isEmpty else { return "" }
+        let pairs = zip(names, values).map { name, value in
+            let escaped = value.replacingOccurrences(of: "\\", with: "\\\\")
+                .replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+            return "\(name)=\"\(escaped)\""
+        }
+        return "{\(pairs.joined(separator: ","))}"
+    }
+
+    static func number(_ value: Double) -> String {
+        value.rounded() == value && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+    }
+}
