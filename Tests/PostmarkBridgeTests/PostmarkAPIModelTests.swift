@@ -93,7 +93,7 @@ import Testing
             mailServerID: 4, state: .ok, message: "Webhook created", date: Date(timeIntervalSince1970: 1_767_225_605))
 
         #expect(
-            outcome.odooReport == [
+            JSONValue.object(outcome.odooReport) == [
                 "id": 4, "postmark_sync_state": "ok", "postmark_sync_message": "Webhook created",
                 "postmark_sync_date": "2026-01-01 00:00:05", "postmark_sync_requested": false,
             ])

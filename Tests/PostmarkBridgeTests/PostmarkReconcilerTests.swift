@@ -369,6 +369,52 @@ import Testing
         #expect(outcome.applied == [.smtpApiErrorHooks(true)])
     }
 
+    // MARK: - Loop
+
+    @Test func loopRunsDueServersAndReportsThem() async {
+        defer { fake.stop() }
+        let reports = Mutex<[[Int]]>([])
+        let loop = ReconcileLoop(reconciler: reconciler(), publicURL: Self.publicURL) { outcomes in
+            reports.withLock { $0.append(outcomes.map(\.mailServerID)) }
+        }
+        var incomplete = Self.settings(serverID: nil)
+        incomplete.id = 8
+        let start = Date()
+        loop.update([Self.settings(), incomplete])
+
+        let first = await loop.runDue(now: start)
+        let second = await loop.runDue(now: start + 60)
+        loop.update([Self.settings(token: "verify-2"), incomplete])
+        let third = await loop.runDue(now: start + 120)
+
+        #expect(
+            first.map(\.message) == [
+                "SMTP API error hooks on; Webhook created",
+                "Set the Postmark server id and account token to let the bridge configure Postmark",
+            ])
+        #expect(second.isEmpty)
+        #expect(third.map(\.message) == ["Webhook updated (credentials)"])
+        #expect(reports.withLock { $0 } == [[7, 8], [7]])
+    }
+
+    @Test func runningLoopActsOnNewSettingsAndStops() async {
+        defer { fake.stop() }
+        let (reports, continuation) = AsyncStream.makeStream(of: [ReconcileOutcome].self)
+        let loop = ReconcileLoop(reconciler: reconciler(), publicURL: Self.publicURL, tick: .seconds(60)) {
+            continuation.yield($0)
+        }
+        let running = Task { await loop.run() }
+
+        loop.update([Self.settings()])
+        var iterator = reports.makeAsyncIterator()
+        let batch = await iterator.next()
+        loop.stop()
+        await running.value
+
+        #expect(batch?.map(\.message) == ["SMTP API error hooks on; Webhook created"])
+        #expect(fake.webhooks(serverID: 55).count == 1)
+    }
+
     // MARK: - Skips and secrets
 
     static let incompleteSettings: [(String?, String?, URL?, PostmarkSyncState, String)] = [

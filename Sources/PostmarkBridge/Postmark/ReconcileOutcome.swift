@@ -72,8 +72,8 @@ public struct ReconcileOutcome: Sendable, Equatable {
 
     /// The record for the contract's `report_method` (`postmark_bridge_report`): the mail server id and the
     /// fields the bridge writes (`postmark_sync_state`, `_message`, `_date` in Odoo's UTC format, and
-    /// `postmark_sync_requested` cleared).
-    public var odooReport: JSONValue {
+    /// `postmark_sync_requested` cleared), as `OdooBridgeAPI.reportMailServers` takes it.
+    public var odooReport: [String: JSONValue] {
         [
             "id": .int(Int64(mailServerID)),
             "postmark_sync_state": .string(state.rawValue),
