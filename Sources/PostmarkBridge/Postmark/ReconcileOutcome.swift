@@ -78,22 +78,9 @@ public struct ReconcileOutcome: Sendable, Equatable {
             "id": .int(Int64(mailServerID)),
             "postmark_sync_state": .string(state.rawValue),
             "postmark_sync_message": .string(message),
-            "postmark_sync_date": .string(Self.odooDateTime(date)),
+            "postmark_sync_date": .string(OdooDateTime.string(from: date)),
             "postmark_sync_requested": false,
         ]
-    }
-
-    /// Formats `date` as Odoo stores datetimes: `YYYY-MM-DD HH:MM:SS`, UTC.
-    static func odooDateTime(_ date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-        func two(_ value: Int?) -> String {
-            let text = String(value ?? 0)
-            return text.count < 2 ? "0" + text : text
-        }
-        return "\(parts.year ?? 1970)-\(two(parts.month))-\(two(parts.day)) "
-            + "\(two(parts.hour)):\(two(parts.minute)):\(two(parts.second))"
     }
 }
 
