@@ -14,8 +14,10 @@ struct InboxPostgresTests {
             let row = try #require(
                 try connection.execute(
                     "SELECT $1::int4, $2::int8, $3::text, $4::timestamptz, $5::text, $6::float8, $7::bool, $8::text",
-                    [.int32(-42), .int64(1 << 40), .text("grüße 📨 \"quoted\""), .timestamp(date), .text(""),
-                        .double(2.5), .bool(true), .text(nil)]
+                    [
+                        .int32(-42), .int64(1 << 40), .text("grüße 📨 \"quoted\""), .timestamp(date), .text(""),
+                        .double(2.5), .bool(true), .text(nil),
+                    ]
                 ).rows.first
             )
 

@@ -31,7 +31,8 @@ struct InboxStoreTests {
 
     @Test func storedEventReadsBackWithItsExactPayload() throws {
         try withStore { store, database in
-            let payload = "{ \"RecordType\" : \"Delivery\",\n  \"Details\": \"grüße \\u00e9 📨\", \"ID\": 12345678901234 }"
+            let payload =
+                "{ \"RecordType\" : \"Delivery\",\n  \"Details\": \"grüße \\u00e9 📨\", \"ID\": 12345678901234 }"
             var event = sampleEvent("a", payload: payload)
             event.recipient = nil
 
@@ -141,7 +142,9 @@ struct InboxStoreTests {
             try holdingTableLock(database, store: store, waitingFor: 5) {
                 for _ in 0..<5 {
                     startThread {
-                        if let outcome = try? store.store(sampleEvent("same")) { outcomes.mutate { $0.append(outcome) } }
+                        if let outcome = try? store.store(sampleEvent("same")) {
+                            outcomes.mutate { $0.append(outcome) }
+                        }
                     }
                 }
             }

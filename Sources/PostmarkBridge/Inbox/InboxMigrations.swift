@@ -98,14 +98,15 @@ public enum InboxMigrations {
             for row in rows { applied.insert(try row.int(0) ?? 0) }
 
             var newlyApplied: [Int] = []
-            for migration in migrations.sorted(by: { $0.version < $1.version }) where !applied.contains(migration.version) {
+            for migration in migrations.sorted(by: { $0.version < $1.version })
+            where !applied.contains(migration.version) {
                 do throws(InboxError) {
                     for statement in migration.statements { try connection.execute(statement) }
                     try connection.execute(
                         "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
                         [.int32(Int32(migration.version)), .text(migration.name)]
                     )
-                } catch where !error.breaksConnection {
+                } catch  where !error.breaksConnection {
                     throw InboxError(
                         .migrationFailed,
                         sqlState: error.sqlState,

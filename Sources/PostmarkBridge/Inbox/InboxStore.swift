@@ -118,7 +118,8 @@ public final class InboxStore: @unchecked Sendable {
     private let writersDone = DispatchGroup()
 
     /// Creates the store and starts its writer threads; they connect when the first batch arrives.
-    public init(configuration: Configuration, observer: Observer = Observer(), logger: Logger = Logger(label: "inbox")) {
+    public init(configuration: Configuration, observer: Observer = Observer(), logger: Logger = Logger(label: "inbox"))
+    {
         self.configuration = configuration
         self.observer = observer
         self.logger = logger

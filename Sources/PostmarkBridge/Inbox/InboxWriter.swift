@@ -119,7 +119,8 @@ struct InboxWriter {
 
     private func markUnavailable(_ error: InboxError) {
         if store.setAvailable(false) {
-            store.logger.warning("inbox unreachable, answering unavailable until it is back", ["error": "\(error)"])
+            store.logger.warning(
+                "inbox unreachable, answering unavailable until it is back", ["error.code": error.code.rawValue])
         }
     }
 }

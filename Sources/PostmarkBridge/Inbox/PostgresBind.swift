@@ -51,7 +51,8 @@ public struct PostgresBind: Sendable, Equatable {
 
     /// A `timestamptz`, to the microsecond, or `NULL`.
     public static func timestamp(_ value: Date?) -> PostgresBind {
-        PostgresBind(typeOID: PostgresType.timestamptz, bytes: value.map { bigEndianBytes(microseconds(since2000: $0)) })
+        PostgresBind(
+            typeOID: PostgresType.timestamptz, bytes: value.map { bigEndianBytes(microseconds(since2000: $0)) })
     }
 
     /// An `int4[]`.

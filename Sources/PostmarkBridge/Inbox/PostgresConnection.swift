@@ -175,7 +175,8 @@ public final class PostgresConnection {
 
         let columnCount = Int(PQnfields(result))
         let columns = (0..<columnCount).map { index in
-            PostgresResult.Column(name: message(PQfname(result, Int32(index))), typeOID: UInt32(PQftype(result, Int32(index))))
+            PostgresResult.Column(
+                name: message(PQfname(result, Int32(index))), typeOID: UInt32(PQftype(result, Int32(index))))
         }
         let rowCount = Int(PQntuples(result))
         var rows: [PostgresRow] = []
