@@ -218,16 +218,19 @@ final class LockedBox<Value>: @unchecked Sendable {
     private let lock = NSLock()
     private var stored: Value
 
+    /// Creates a box holding `value`.
     init(_ value: Value) {
         stored = value
     }
 
+    /// A copy of the value.
     var value: Value {
         lock.lock()
         defer { lock.unlock() }
         return stored
     }
 
+    /// Changes the value under the lock and returns what `body` returns.
     func mutate<R>(_ body: (inout Value) -> R) -> R {
         lock.lock()
         defer { lock.unlock() }

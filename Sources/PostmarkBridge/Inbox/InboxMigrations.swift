@@ -81,7 +81,13 @@ public enum InboxMigrations {
     public static func migrate(_ connection: PostgresConnection, migrations: [Migration] = all) throws(InboxError)
         -> [Int]
     {
-        try connection.transaction { connection throws(InboxError) in
+        // Payloads are kept as text with their exact bytes, which only a UTF-8 database can promise.
+        let encoding = try connection.execute("SELECT current_setting('server_encoding')").rows.first?.string(0)
+        guard encoding == "UTF8" else {
+            throw InboxError(.migrationFailed, detail: "the inbox database must use the UTF8 encoding")
+        }
+
+        return try connection.transaction { connection throws(InboxError) in
             try connection.execute("SELECT pg_advisory_xact_lock($1)", [.int64(advisoryLockKey)])
             try connection.execute(
                 """

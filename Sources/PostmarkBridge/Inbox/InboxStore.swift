@@ -105,15 +105,22 @@ public final class InboxStore: @unchecked Sendable {
 
     /// The settings the store runs with.
     public let configuration: Configuration
+    /// The metrics hooks.
     let observer: Observer
+    /// Where the writers report connection loss and recovery.
     let logger: Logger
 
-    // Everything below is guarded by `condition`'s lock; writers wait on it for work, and for the reconnect delay.
+    /// Guards the properties below; writers wait on it for work, and for the delay before reconnecting.
     let condition = NSCondition()
+    /// Callers waiting for a writer, oldest first, from `waitingHead` on (taken entries are dropped lazily).
     var waiting: [Waiter] = []
+    /// Index of the oldest entry of `waiting` not yet taken by a writer.
     var waitingHead = 0
+    /// False while PostgreSQL is known to be unreachable: calls then fail at once.
     var available = true
+    /// Set by ``close()``.
     var isClosed = false
+    /// The running totals behind ``statistics``.
     var totals = Statistics()
     private let writersDone = DispatchGroup()
 
@@ -300,12 +307,16 @@ public final class InboxStore: @unchecked Sendable {
 
 /// One caller of ``InboxStore/store(_:)`` waiting for its batch.
 final class Waiter: @unchecked Sendable {
+    /// The event to store.
     let event: InboxEvent
+    /// Signalled once `result` is set.
     let semaphore = DispatchSemaphore(value: 0)
-    // Written under the store's lock before `semaphore` is signalled.
+    /// The outcome; written under the store's lock before `semaphore` is signalled.
     var result: Result<InboxStore.StoreOutcome, InboxError>?
+    /// Set when the caller gave up waiting, so that a writer skips the event.
     var isAbandoned = false
 
+    /// Creates a waiter for `event`.
     init(event: InboxEvent) {
         self.event = event
     }

@@ -3,9 +3,11 @@ import Foundation
 /// One writer thread of an ``InboxStore``: takes batches, commits them on its own connection, and reconnects
 /// with backoff when PostgreSQL goes away.
 struct InboxWriter {
+    /// The store whose batches this writer commits.
     let store: InboxStore
     private var connection: PostgresConnection?
 
+    /// Creates a writer; it connects when its first batch arrives.
     init(store: InboxStore) {
         self.store = store
     }

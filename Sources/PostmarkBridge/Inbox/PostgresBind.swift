@@ -103,6 +103,7 @@ public struct PostgresBind: Sendable, Equatable {
         return PostgresBind(typeOID: arrayOID, bytes: bytes)
     }
 
+    /// The value's bytes in network (big-endian) order, as PostgreSQL's binary format wants them.
     static func bigEndianBytes<T: FixedWidthInteger>(_ value: T) -> [UInt8] {
         withUnsafeBytes(of: value.bigEndian) { Array($0) }
     }
