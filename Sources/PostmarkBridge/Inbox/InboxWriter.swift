@@ -121,8 +121,12 @@ struct InboxWriter {
 
     private func markUnavailable(_ error: InboxError) {
         if store.setAvailable(false) {
+            // Only connection errors get here: libpq's message names host, user and cause, never the password or a
+            // statement's values, and the operator needs it.
             store.logger.warning(
-                "inbox unreachable, answering unavailable until it is back", ["error.code": error.code.rawValue])
+                "inbox unreachable, answering unavailable until it is back",
+                ["error.code": error.code.rawValue, "error.detail": error.detail ?? ""]
+            )
         }
     }
 }

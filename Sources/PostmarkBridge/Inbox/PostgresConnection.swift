@@ -14,6 +14,7 @@ import Foundation
 public final class PostgresConnection {
     private var handle: OpaquePointer?
     private let statementTimeout: Duration
+    private var preparedNames: Set<String> = []
 
     /// Opens a connection.
     /// - Throws: ``InboxError/Code/connectionFailed`` with libpq's message in the debug description.
@@ -85,8 +86,42 @@ public final class PostgresConnection {
         guard let handle else { throw InboxError.closed }
 
         let deadline = ContinuousClock.now + (timeout ?? statementTimeout)
-        try send(handle, sql, binds, until: deadline)
+        try send(handle, binds, until: deadline) { values, lengths, formats in
+            PQsendQueryParams(
+                handle, sql, Int32(binds.count), binds.map { Oid($0.typeOID) }, values, lengths, formats, 1)
+        }
+        return try collect(handle, until: deadline)
+    }
 
+    /// Runs a statement prepared once per connection under `name`, saving the server from parsing and planning it
+    /// again on each call; for hot statements.
+    ///
+    /// The first call on a connection prepares `sql` with the types of `binds`; later calls must pass the same
+    /// `sql` and types under that name.
+    @discardableResult
+    public func execute(prepared name: String, _ sql: String, _ binds: [PostgresBind], timeout: Duration? = nil)
+        throws(InboxError) -> PostgresResult
+    {
+        guard let handle else { throw InboxError.closed }
+
+        let deadline = ContinuousClock.now + (timeout ?? statementTimeout)
+        if !preparedNames.contains(name) {
+            try send(handle, [], until: deadline) { _, _, _ in
+                PQsendPrepare(handle, name, sql, Int32(binds.count), binds.map { Oid($0.typeOID) })
+            }
+            _ = try collect(handle, until: deadline)
+            preparedNames.insert(name)
+        }
+        try send(handle, binds, until: deadline) { values, lengths, formats in
+            PQsendQueryPrepared(handle, name, Int32(binds.count), values, lengths, formats, 1)
+        }
+        return try collect(handle, until: deadline)
+    }
+
+    /// Reads every result of the statement in flight; returns the first error, or else the last result.
+    private func collect(_ handle: OpaquePointer, until deadline: ContinuousClock.Instant) throws(InboxError)
+        -> PostgresResult
+    {
         var outcome: Result<PostgresResult, InboxError>?
         while true {
             try awaitResult(handle, until: deadline)
@@ -121,19 +156,16 @@ public final class PostgresConnection {
     /// reading cannot block this thread past the deadline.
     private func send(
         _ handle: OpaquePointer,
-        _ sql: String,
         _ binds: [PostgresBind],
-        until deadline: ContinuousClock.Instant
+        until deadline: ContinuousClock.Instant,
+        _ queue: ([UnsafePointer<CChar>?], [Int32], [Int32]) -> Int32
     ) throws(InboxError) {
-        let types = binds.map { Oid($0.typeOID) }
         let lengths = binds.map { Int32($0.bytes?.count ?? 0) }
         let formats = [Int32](repeating: 1, count: binds.count)
 
         // libpq copies the parameters into its output buffer before returning, so the pointers only need to live
         // for this call.
-        let queued = Self.withPointers(binds.map(\.bytes)) { pointers in
-            PQsendQueryParams(handle, sql, Int32(binds.count), types, pointers, lengths, formats, 1)
-        }
+        let queued = Self.withPointers(binds.map(\.bytes)) { pointers in queue(pointers, lengths, formats) }
         guard queued == 1 else { throw lostConnection(handle) }
 
         while true {
