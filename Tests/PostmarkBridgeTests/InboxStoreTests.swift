@@ -154,7 +154,7 @@ struct InboxStoreTests {
             #expect(stored.count == 1)
             #expect(outcomes.value.filter { $0 == .duplicate(stored.first) }.count == 4)
             // The blocker's batch of one, then the five in one batch (one row, four duplicates resolved in memory).
-            #expect(batches.value == [1, 1])
+            #expect(batches.value == [1, 5])
             #expect(try rowCount(database) == 2)
         }
     }

@@ -60,13 +60,13 @@ public final class InboxStore: @unchecked Sendable {
 
     /// One committed batch, as reported to ``Observer/batchCommitted``.
     public struct BatchReport: Sendable, Equatable {
-        /// Events in the batch.
+        /// Events in the batch (callers served by its one commit).
         public var size: Int
         /// Events newly stored.
         public var stored: Int
-        /// Events recognised as duplicates.
+        /// Events recognised as duplicates, of an earlier row or of an event earlier in the batch.
         public var duplicates: Int
-        /// Time from sending the statement to its commit.
+        /// Time from taking the batch to its commit.
         public var duration: Duration
     }
 

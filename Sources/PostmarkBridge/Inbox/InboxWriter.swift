@@ -30,6 +30,7 @@ struct InboxWriter {
             events.append(waiter.event)
         }
 
+        let started = ContinuousClock.now
         let outcomes: [Result<InboxStore.StoreOutcome, InboxError>]
         switch insert(events) {
         case .success(let results):
@@ -48,6 +49,19 @@ struct InboxWriter {
             guard !seen.insert(key).inserted else { return (waiter, outcome) }
             return (waiter, outcome.map { if case .stored(let id) = $0 { .duplicate(id) } else { $0 } })
         }
+
+        let stored = results.count { if case .success(.stored) = $0.1 { true } else { false } }
+        let duplicates = results.count { if case .success(.duplicate) = $0.1 { true } else { false } }
+        if stored + duplicates > 0 {
+            store.recordBatch(
+                .init(
+                    size: batch.count,
+                    stored: stored,
+                    duplicates: duplicates,
+                    duration: ContinuousClock.now - started
+                )
+            )
+        }
         store.finish(results)
     }
 
@@ -61,19 +75,8 @@ struct InboxWriter {
                 retried = true
             }
 
-            let started = ContinuousClock.now
             do throws(InboxError) {
-                let outcomes = try InboxStatements.insert(events, on: connection!)
-                let duplicates = outcomes.count { if case .duplicate = $0 { true } else { false } }
-                store.recordBatch(
-                    .init(
-                        size: events.count,
-                        stored: events.count - duplicates,
-                        duplicates: duplicates,
-                        duration: ContinuousClock.now - started
-                    )
-                )
-                return .success(outcomes)
+                return .success(try InboxStatements.insert(events, on: connection!))
             } catch {
                 if error.breaksConnection {
                     connection?.close()
