@@ -57,6 +57,7 @@ final class FakePostmark: HTTPResponder {
         var remaining: Int
         var afterHandling: Bool
         var retryAfter: Int?
+        var stall: Duration?
     }
 
     private struct State {
@@ -160,7 +161,8 @@ final class FakePostmark: HTTPResponder {
 
     /// Answers the next `count` requests whose method is `method` and path starts with `pathPrefix` with
     /// `status` and `body`: instead of handling them, or, with `afterHandling`, after handling them (the
-    /// change is made but its answer is lost, as when a proxy times out). `retryAfter` adds that header.
+    /// change is made but its answer is lost, as when a proxy times out). `retryAfter` adds that header;
+    /// `stall` holds the answer back that long first, to make the client time out.
     func fail(
         _ method: String,
         _ pathPrefix: String,
@@ -168,13 +170,14 @@ final class FakePostmark: HTTPResponder {
         body: String = #"{"ErrorCode":0,"Message":"Internal error"}"#,
         times count: Int = 1,
         afterHandling: Bool = false,
-        retryAfter: Int? = nil
+        retryAfter: Int? = nil,
+        stall: Duration? = nil
     ) {
         state.withLock {
             $0.failures.append(
                 Failure(
                     method: method, pathPrefix: pathPrefix, status: status, body: body, remaining: count,
-                    afterHandling: afterHandling, retryAfter: retryAfter))
+                    afterHandling: afterHandling, retryAfter: retryAfter, stall: stall))
         }
     }
 
@@ -197,20 +200,30 @@ final class FakePostmark: HTTPResponder {
             serverToken: request.headers["X-Postmark-Server-Token"], accept: request.headers["Accept"],
             contentType: request.headers["Content-Type"], body: body)
 
+        // The scripted failure is claimed before any stall, so a retry arriving meanwhile is handled normally.
+        let failure: Failure? = state.withLock { state in
+            guard
+                let index = state.failures.firstIndex(where: {
+                    $0.remaining > 0 && $0.method == request.method && request.path.hasPrefix($0.pathPrefix)
+                })
+            else { return nil }
+            state.failures[index].remaining -= 1
+            return state.failures[index]
+        }
+        if let stall = failure?.stall {
+            // The responder runs on the connection's own thread, so blocking it only delays this answer.
+            Thread.sleep(
+                forTimeInterval: Double(stall.components.seconds) + Double(stall.components.attoseconds) / 1e18)
+        }
+
         return state.withLock { state in
             state.requests.append(recorded)
-            if let index = state.failures.firstIndex(where: {
-                $0.remaining > 0 && $0.method == request.method && request.path.hasPrefix($0.pathPrefix)
-            }) {
-                state.failures[index].remaining -= 1
-                let failure = state.failures[index]
-                if failure.afterHandling {
-                    _ = Self.handle(request, parsedBody: body, state: &state)
-                }
-                let headers = failure.retryAfter.map { [("Retry-After", String($0))] } ?? []
-                return .json(status: failure.status, body: failure.body, headers: headers)
+            guard let failure else { return Self.handle(request, parsedBody: body, state: &state) }
+            if failure.afterHandling {
+                _ = Self.handle(request, parsedBody: body, state: &state)
             }
-            return Self.handle(request, parsedBody: body, state: &state)
+            let headers = failure.retryAfter.map { [("Retry-After", String($0))] } ?? []
+            return .json(status: failure.status, body: failure.body, headers: headers)
         }
     }
 

@@ -4,20 +4,6 @@ import Testing
 @testable import PostmarkBridge
 
 @Suite struct PostmarkAPIModelTests {
-    @Test(arguments: [
-        ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
-        ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
-        (
-            "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
-            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
-        ),
-    ])
-    func sha256MatchesKnownVectors(input: String, hex: String) {
-        let digest = SHA256.digest(Array(input.utf8))
-
-        #expect(digest.map { String(format: "%02x", $0) }.joined() == hex)
-    }
-
     @Test func fingerprintsSeparateTheirParts() {
         #expect(CredentialFingerprint(parts: ["ab", "c"]) != CredentialFingerprint(parts: ["a", "bc"]))
         #expect(CredentialFingerprint(parts: ["ab", "c"]) == CredentialFingerprint(parts: ["ab", "c"]))
@@ -107,7 +93,7 @@ import Testing
             mailServerID: 4, state: .ok, message: "Webhook created", date: Date(timeIntervalSince1970: 1_767_225_605))
 
         #expect(
-            outcome.odooReport == [
+            JSONValue.object(outcome.odooReport) == [
                 "id": 4, "postmark_sync_state": "ok", "postmark_sync_message": "Webhook created",
                 "postmark_sync_date": "2026-01-01 00:00:05", "postmark_sync_requested": false,
             ])

@@ -27,9 +27,13 @@ import Testing
         fake.addServer(FakePostmark.Server(id: 55, name: "Production", apiTokens: [Self.serverToken]))
     }
 
-    func reconciler(baseURL: URL? = nil, memory: WebhookCredentialMemory? = nil) -> Reconciler {
+    func reconciler(
+        baseURL: URL? = nil,
+        memory: WebhookCredentialMemory? = nil,
+        requestTimeout: Duration = .seconds(10)
+    ) -> Reconciler {
         let client = PostmarkAPIClient(
-            baseURL: baseURL ?? fake.baseURL, httpClient: URLSessionHTTPClient(), requestTimeout: .seconds(10))
+            baseURL: baseURL ?? fake.baseURL, httpClient: URLSessionHTTPClient(), requestTimeout: requestTimeout)
         let sleeps = sleeps
         return Reconciler(
             client: client, memory: memory ?? self.memory,
@@ -339,6 +343,18 @@ import Testing
         #expect(outcome.error?.code == .connectionFailed)
     }
 
+    @Test func slowPostmarkTimesOutAndIsRetried() async {
+        defer { fake.stop() }
+        fake.fail("GET", "/webhooks", status: 200, body: #"{"Webhooks":[]}"#, stall: .seconds(4))
+
+        let outcome = await run(reconciler: reconciler(requestTimeout: .seconds(1)))
+
+        #expect(outcome.state == .ok)
+        #expect(outcome.attempts == 2)
+        #expect(sleeps.all == [.seconds(2)])
+        #expect(outcome.message == "SMTP API error hooks on; Webhook created")
+    }
+
     @Test func partialProgressIsReportedWithTheError() async {
         defer { fake.stop() }
         fake.fail("POST", "/webhooks", status: 422, body: #"{"ErrorCode":1364,"Message":"Verification failed."}"#)
@@ -351,6 +367,52 @@ import Testing
                 == "SMTP API error hooks on; Postmark tested the webhook and \(Self.callback) did not answer 200; "
                 + "check BRIDGE_PUBLIC_URL and the reverse proxy")
         #expect(outcome.applied == [.smtpApiErrorHooks(true)])
+    }
+
+    // MARK: - Loop
+
+    @Test func loopRunsDueServersAndReportsThem() async {
+        defer { fake.stop() }
+        let reports = Mutex<[[Int]]>([])
+        let loop = ReconcileLoop(reconciler: reconciler(), publicURL: Self.publicURL) { outcomes in
+            reports.withLock { $0.append(outcomes.map(\.mailServerID)) }
+        }
+        var incomplete = Self.settings(serverID: nil)
+        incomplete.id = 8
+        let start = Date()
+        loop.update([Self.settings(), incomplete])
+
+        let first = await loop.runDue(now: start)
+        let second = await loop.runDue(now: start + 60)
+        loop.update([Self.settings(token: "verify-2"), incomplete])
+        let third = await loop.runDue(now: start + 120)
+
+        #expect(
+            first.map(\.message) == [
+                "SMTP API error hooks on; Webhook created",
+                "Set the Postmark server id and account token to let the bridge configure Postmark",
+            ])
+        #expect(second.isEmpty)
+        #expect(third.map(\.message) == ["Webhook updated (credentials)"])
+        #expect(reports.withLock { $0 } == [[7, 8], [7]])
+    }
+
+    @Test func runningLoopActsOnNewSettingsAndStops() async {
+        defer { fake.stop() }
+        let (reports, continuation) = AsyncStream.makeStream(of: [ReconcileOutcome].self)
+        let loop = ReconcileLoop(reconciler: reconciler(), publicURL: Self.publicURL, tick: .seconds(60)) {
+            continuation.yield($0)
+        }
+        let running = Task { await loop.run() }
+
+        loop.update([Self.settings()])
+        var iterator = reports.makeAsyncIterator()
+        let batch = await iterator.next()
+        loop.stop()
+        await running.value
+
+        #expect(batch?.map(\.message) == ["SMTP API error hooks on; Webhook created"])
+        #expect(fake.webhooks(serverID: 55).count == 1)
     }
 
     // MARK: - Skips and secrets

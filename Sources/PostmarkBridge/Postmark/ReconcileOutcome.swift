@@ -72,28 +72,15 @@ public struct ReconcileOutcome: Sendable, Equatable {
 
     /// The record for the contract's `report_method` (`postmark_bridge_report`): the mail server id and the
     /// fields the bridge writes (`postmark_sync_state`, `_message`, `_date` in Odoo's UTC format, and
-    /// `postmark_sync_requested` cleared).
-    public var odooReport: JSONValue {
+    /// `postmark_sync_requested` cleared), as `OdooBridgeAPI.reportMailServers` takes it.
+    public var odooReport: [String: JSONValue] {
         [
             "id": .int(Int64(mailServerID)),
             "postmark_sync_state": .string(state.rawValue),
             "postmark_sync_message": .string(message),
-            "postmark_sync_date": .string(Self.odooDateTime(date)),
+            "postmark_sync_date": .string(OdooDateTime.string(from: date)),
             "postmark_sync_requested": false,
         ]
-    }
-
-    /// Formats `date` as Odoo stores datetimes: `YYYY-MM-DD HH:MM:SS`, UTC.
-    static func odooDateTime(_ date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-        func two(_ value: Int?) -> String {
-            let text = String(value ?? 0)
-            return text.count < 2 ? "0" + text : text
-        }
-        return "\(parts.year ?? 1970)-\(two(parts.month))-\(two(parts.day)) "
-            + "\(two(parts.hour)):\(two(parts.minute)):\(two(parts.second))"
     }
 }
 

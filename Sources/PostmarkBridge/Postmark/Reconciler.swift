@@ -75,7 +75,7 @@ public final class Reconciler: Sendable {
             attempt += 1
             do {
                 let plan = try await runPass(target, applied: &applied)
-                let outcome = successOutcome(settings: settings, target: target, plan: plan, applied: applied, attempt)
+                let outcome = successOutcome(mailServerID: settings.id, plan: plan, applied: applied, attempts: attempt)
                 log.info("postmark reconciled", ["changes": "\(applied.count)", "attempts": "\(attempt)"])
                 return outcome
             } catch {
@@ -135,11 +135,10 @@ public final class Reconciler: Sendable {
     }
 
     private func successOutcome(
-        settings: MailServerSettings,
-        target: Target,
+        mailServerID: Int,
         plan: ReconcilePlan,
         applied: [ReconcileOutcome.Applied],
-        _ attempts: Int
+        attempts: Int
     ) -> ReconcileOutcome {
         var parts = applied.isEmpty ? ["In sync"] : applied.map(\.message)
         if !plan.lookalikeWebhookIDs.isEmpty {
@@ -149,7 +148,7 @@ public final class Reconciler: Sendable {
                     + "remove it in Postmark if it is an old address of the bridge")
         }
         return ReconcileOutcome(
-            mailServerID: settings.id, state: .ok, message: parts.joined(separator: "; "), applied: applied,
+            mailServerID: mailServerID, state: .ok, message: parts.joined(separator: "; "), applied: applied,
             attempts: attempts, webhookID: plan.keptWebhookID, date: now())
     }
 
