@@ -1,7 +1,18 @@
 import Foundation
 import Synchronization
 
+/// One atomic integer that arrays and dictionaries can hold (an `Atomic` itself cannot be copied into them).
+final class AtomicCell: Sendable {
+    let value = Atomic<Int>(0)
+
+    func add(_ amount: Int) { value.wrappingAdd(amount, ordering: .relaxed) }
+    func load() -> Int { value.load(ordering: .relaxed) }
+}
+
 /// A monotonically increasing count, optionally split by label values.
+///
+/// Label values declared up front (`knownLabels`) are counted with atomics, so connection threads never wait for
+/// each other on the request path; any other label values fall back to a mutex.
 public final class Counter: Sendable {
     /// The metric name, such as `bridge_http_requests_total`.
     public let name: String
@@ -9,27 +20,39 @@ public final class Counter: Sendable {
     public let help: String
     /// The label names, in order.
     public let labelNames: [String]
-    private let values = Mutex<[[String]: Double]>([:])
+    private let known: [[String]: AtomicCell]
+    private let others = Mutex<[[String]: Int]>([:])
 
-    init(name: String, help: String, labelNames: [String]) {
+    init(name: String, help: String, labelNames: [String], knownLabels: [[String]] = [[]]) {
         self.name = name
         self.help = help
         self.labelNames = labelNames
+        known = Dictionary(knownLabels.map { ($0, AtomicCell()) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// Adds `amount` to the series with `labels` (one value per label name).
-    public func increment(_ labels: [String] = [], by amount: Double = 1) {
-        values.withLock { $0[labels, default: 0] += amount }
+    public func increment(_ labels: [String] = [], by amount: Int = 1) {
+        if let cell = known[labels] {
+            cell.add(amount)
+        } else {
+            others.withLock { $0[labels, default: 0] += amount }
+        }
     }
 
     /// The current value of one series.
-    public func value(_ labels: [String] = []) -> Double { values.withLock { $0[labels] ?? 0 } }
+    public func value(_ labels: [String] = []) -> Double {
+        if let cell = known[labels] { return Double(cell.load()) }
+        return Double(others.withLock { $0[labels] ?? 0 })
+    }
 
     func render(into out: inout String) {
         out += "# HELP \(name) \(help)\n# TYPE \(name) counter\n"
-        let snapshot = values.withLock { $0 }
+        var snapshot = others.withLock { $0 }
+        for (labels, cell) in known where cell.load() > 0 || labels.isEmpty {
+            snapshot[labels] = cell.load()
+        }
         for labels in snapshot.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
-            out += "\(name)\(Metrics.labelText(labelNames, labels)) \(Metrics.number(snapshot[labels]!))\n"
+            out += "\(name)\(Metrics.labelText(labelNames, labels)) \(snapshot[labels]!)\n"
         }
     }
 }
@@ -63,7 +86,7 @@ public final class Gauge: Sendable {
     }
 }
 
-/// Observations counted into fixed buckets, as Prometheus histograms.
+/// Observations counted into fixed buckets, as Prometheus histograms; lock-free, for the request path.
 public final class Histogram: Sendable {
     /// The metric name.
     public let name: String
@@ -71,43 +94,39 @@ public final class Histogram: Sendable {
     public let help: String
     /// Upper bounds of the buckets, ascending; `+Inf` is implied.
     public let bounds: [Double]
-    private struct State {
-        var counts: [UInt64]
-        var sum: Double = 0
-        var count: UInt64 = 0
-    }
-    private let state: Mutex<State>
+    private let counts: [AtomicCell]
+    private let total = AtomicCell()
+    // The sum is kept in millionths, so that it too can be an atomic integer.
+    private let sumMillionths = AtomicCell()
 
     init(name: String, help: String, bounds: [Double]) {
         self.name = name
         self.help = help
         self.bounds = bounds
-        state = Mutex(State(counts: Array(repeating: 0, count: bounds.count)))
+        counts = bounds.map { _ in AtomicCell() }
     }
 
     /// Records one observation.
     public func observe(_ value: Double) {
-        let bucket = bounds.firstIndex { value <= $0 }
-        state.withLock {
-            if let bucket { $0.counts[bucket] += 1 }
-            $0.sum += value
-            $0.count += 1
-        }
+        if let bucket = bounds.firstIndex(where: { value <= $0 }) { counts[bucket].add(1) }
+        sumMillionths.add(Int((value * 1_000_000).rounded()))
+        total.add(1)
     }
 
     /// How many observations were recorded.
-    public var count: UInt64 { state.withLock { $0.count } }
+    public var count: UInt64 { UInt64(total.load()) }
 
     func render(into out: inout String) {
-        let snapshot = state.withLock { $0 }
         out += "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
-        var cumulative: UInt64 = 0
+        var cumulative = 0
         for (index, bound) in bounds.enumerated() {
-            cumulative += snapshot.counts[index]
+            cumulative += counts[index].load()
             out += "\(name)_bucket{le=\"\(Metrics.number(bound))\"} \(cumulative)\n"
         }
-        out += "\(name)_bucket{le=\"+Inf\"} \(snapshot.count)\n"
-        out += "\(name)_sum \(Metrics.number(snapshot.sum))\n\(name)_count \(snapshot.count)\n"
+        // Read last, so that +Inf is never below the finite buckets read before it.
+        let count = max(total.load(), cumulative)
+        out += "\(name)_bucket{le=\"+Inf\"} \(count)\n"
+        out += "\(name)_sum \(Metrics.number(Double(sumMillionths.load()) / 1_000_000))\n\(name)_count \(count)\n"
     }
 }
 
@@ -115,20 +134,23 @@ public final class Histogram: Sendable {
 public final class Metrics: Sendable {
     /// HTTP responses by status code.
     public let httpRequests = Counter(
-        name: "bridge_http_requests_total", help: "HTTP responses sent, by status code.", labelNames: ["status"])
+        name: "bridge_http_requests_total", help: "HTTP responses sent, by status code.", labelNames: ["status"],
+        knownLabels: [200, 400, 401, 404, 405, 408, 413, 415, 429, 431, 500, 501, 503, 505].map { [String($0)] })
     /// Open client connections.
     public let openConnections = Gauge(name: "bridge_http_open_connections", help: "Client connections open now.")
     /// Accepted webhook events by record type and state.
     public let events = Counter(
         name: "bridge_webhook_events_total", help: "Webhook events stored, by record type and state.",
-        labelNames: ["record_type", "state"])
+        labelNames: ["record_type", "state"],
+        knownLabels: RecordKind.allCases.flatMap { kind in NotificationState.allCases.map { [kind.rawValue, $0.rawValue] } })
     /// Redelivered events answered without a second row.
     public let duplicates = Counter(
         name: "bridge_webhook_duplicates_total", help: "Redelivered webhook events recognised as duplicates.",
         labelNames: [])
     /// Webhooks refused, by reason.
     public let rejections = Counter(
-        name: "bridge_webhook_rejections_total", help: "Webhook requests refused, by reason.", labelNames: ["reason"])
+        name: "bridge_webhook_rejections_total", help: "Webhook requests refused, by reason.", labelNames: ["reason"],
+        knownLabels: WebhookError.Code.allCases.map { [$0.rawValue] })
     /// Seconds from a webhook's arrival at the inbox to its commit.
     public let storeLatency = Histogram(
         name: "bridge_inbox_store_seconds", help: "Time to commit one webhook event to the inbox.",
