@@ -161,17 +161,31 @@ public final class OdooClient: Sendable {
         context: [String: JSONValue]? = nil,
         timeout: Duration? = nil
     ) async throws(OdooError) -> JSONValue {
+        try await call(model, method, ids: ids, arguments: arguments, context: context, timeout: timeout, tracked: true)
+    }
+
+    /// Calls `model.method` like ``call(_:_:ids:arguments:context:timeout:)``; an untracked call's failure is
+    /// neither logged nor counted, for probes whose failure is an answer (such as reading a privileged model).
+    func call(
+        _ model: String,
+        _ method: String,
+        ids: [Int]? = nil,
+        arguments: [String: JSONValue] = [:],
+        context: [String: JSONValue]? = nil,
+        timeout: Duration? = nil,
+        tracked: Bool
+    ) async throws(OdooError) -> JSONValue {
         do {
             let session = try await currentSession()
             let result = try await execute(
                 session: session, model: model, method: method, ids: ids, arguments: arguments, context: context,
                 timeout: timeout ?? configuration.timeout
             )
-            recordSuccess()
+            if tracked { recordSuccess() }
             return result
         } catch {
             let error = error.redacting(configuration.apiKey)
-            recordFailure(error)
+            if tracked { recordFailure(error) }
             throw error
         }
     }
