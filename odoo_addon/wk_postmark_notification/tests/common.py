@@ -68,7 +68,7 @@ class PostmarkCase(TransactionCase):
         cls.server = cls.env["ir.mail_server"].create(
             {
                 "name": "Postmark",
-                "smtp_host": "smtp.postmarkapp.com",
+                "smtp_host": "127.0.0.1",
                 "smtp_port": 587,
                 "postmark_enabled": True,
                 "postmark_server_id": "424242",
@@ -76,7 +76,7 @@ class PostmarkCase(TransactionCase):
             }
         )
         cls.plain_server = cls.env["ir.mail_server"].create(
-            {"name": "Plain SMTP", "smtp_host": "localhost", "smtp_port": 25, "sequence": 50}
+            {"name": "Plain SMTP", "smtp_host": "127.0.0.1", "smtp_port": 25, "sequence": 50}
         )
         cls.customer = cls.env["res.partner"].create(
             {"name": "Carla Customer", "email": "carla@example.com"}

@@ -12,7 +12,7 @@ class TestSystrayTour(HttpCase):
             groups="base.group_user,wk_postmark_notification.group_postmark_bridge",
         )
         server = self.env["ir.mail_server"].create(
-            {"name": "Postmark", "smtp_host": "smtp.postmarkapp.com", "postmark_enabled": True}
+            {"name": "Postmark", "smtp_host": "127.0.0.1", "postmark_enabled": True}
         )
         customer = self.env["res.partner"].create(
             {"name": "Tour Customer", "email": "tour-bounce@example.com"}
