@@ -1,3 +1,1 @@
-from . import ir_mail_server
-from . import mail_mail
-from . import postmark_notification
+from . import ir_mail_server, mail_mail, postmark_notification

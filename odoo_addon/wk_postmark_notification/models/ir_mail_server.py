@@ -98,7 +98,9 @@ class IrMailServer(models.Model):
     postmark_trigger_delivery = fields.Boolean(string="Deliveries", default=True)
     postmark_trigger_bounce = fields.Boolean(string="Bounces", default=True)
     postmark_bounce_include_content = fields.Boolean(string="Include Bounce Content")
-    postmark_trigger_spam_complaint = fields.Boolean(string="Spam Complaints", default=True)
+    postmark_trigger_spam_complaint = fields.Boolean(
+        string="Spam Complaints", default=True
+    )
     postmark_spam_include_content = fields.Boolean(string="Include Complaint Content")
     postmark_trigger_open = fields.Boolean(string="Opens", default=True)
     postmark_open_first_only = fields.Boolean(string="First Open Only", default=True)
@@ -116,9 +118,13 @@ class IrMailServer(models.Model):
     postmark_sync_state = fields.Selection(
         SYNC_STATES, string="Sync State", default="never", copy=False, readonly=True
     )
-    postmark_sync_message = fields.Char(string="Sync Message", copy=False, readonly=True)
+    postmark_sync_message = fields.Char(
+        string="Sync Message", copy=False, readonly=True
+    )
     postmark_sync_date = fields.Datetime(string="Last Sync", copy=False, readonly=True)
-    postmark_last_event_date = fields.Datetime(string="Last Event", copy=False, readonly=True)
+    postmark_last_event_date = fields.Datetime(
+        string="Last Event", copy=False, readonly=True
+    )
     postmark_auth_failure_count = fields.Integer(
         string="Rejected Webhook Calls", copy=False, readonly=True
     )
@@ -152,7 +158,10 @@ class IrMailServer(models.Model):
     @api.constrains("postmark_enabled", "postmark_message_stream")
     def _check_postmark_message_stream(self):
         for server in self:
-            if server.postmark_enabled and not (server.postmark_message_stream or "").strip():
+            if (
+                server.postmark_enabled
+                and not (server.postmark_message_stream or "").strip()
+            ):
                 raise ValidationError(_("A Postmark server needs a message stream."))
 
     @api.model_create_multi
@@ -170,7 +179,9 @@ class IrMailServer(models.Model):
             and not self.env.context.get("postmark_bridge_report")
             and "postmark_sync_requested" not in vals
         ):
-            vals = dict(vals, postmark_sync_requested=True, postmark_sync_state="pending")
+            vals = dict(
+                vals, postmark_sync_requested=True, postmark_sync_state="pending"
+            )
         result = super().write(vals)
         if vals.get("postmark_enabled"):
             for server in self.sudo().filtered(lambda s: not s.postmark_webhook_token):
@@ -229,7 +240,9 @@ class IrMailServer(models.Model):
             or self.env.user.has_group("base.group_system")
             or self.env.user.has_group(BRIDGE_GROUP)
         ):
-            raise AccessError(_("Only the Postmark bridge and administrators may do this."))
+            raise AccessError(
+                _("Only the Postmark bridge and administrators may do this.")
+            )
 
     @api.model
     def postmark_bridge_report(self, reports):
@@ -243,7 +256,9 @@ class IrMailServer(models.Model):
         if isinstance(reports, dict):
             reports = [reports]
         if not isinstance(reports, list):
-            raise ValidationError(_("postmark_bridge_report expects a list of reports."))
+            raise ValidationError(
+                _("postmark_bridge_report expects a list of reports.")
+            )
         for report in reports:
             if not isinstance(report, dict) or not isinstance(report.get("id"), int):
                 raise ValidationError(_("Each report needs the mail server id."))
@@ -251,13 +266,18 @@ class IrMailServer(models.Model):
             unknown = set(values) - REPORT_FIELDS
             if unknown:
                 raise ValidationError(
-                    _("Fields the bridge may not write: %(f)s", f=", ".join(sorted(unknown)))
+                    _(
+                        "Fields the bridge may not write: %(f)s",
+                        f=", ".join(sorted(unknown)),
+                    )
                 )
             state = values.get("postmark_sync_state")
             if state is not None and state not in dict(SYNC_STATES):
                 raise ValidationError(_("Unknown sync state %(s)s.", s=state))
             if "postmark_sync_message" in values and values["postmark_sync_message"]:
-                values["postmark_sync_message"] = str(values["postmark_sync_message"])[:500]
+                values["postmark_sync_message"] = str(values["postmark_sync_message"])[
+                    :500
+                ]
             values = {k: (False if v is None else v) for k, v in values.items()}
             server = self.sudo().browse(report["id"]).exists()
             if not server:
@@ -286,15 +306,25 @@ class IrMailServer(models.Model):
 
         return {
             "server_version": version,
-            "addon_version": get_manifest("wk_postmark_notification").get("version", ""),
+            "addon_version": get_manifest("wk_postmark_notification").get(
+                "version", ""
+            ),
         }
 
 
 def _grace_hours(env):
-    raw = env["ir.config_parameter"].sudo().get_param(GRACE_HOURS_PARAM, DEFAULT_GRACE_HOURS)
+    raw = (
+        env["ir.config_parameter"]
+        .sudo()
+        .get_param(GRACE_HOURS_PARAM, DEFAULT_GRACE_HOURS)
+    )
     try:
         hours = float(raw)
     except (TypeError, ValueError):
-        _logger.warning("Ignoring invalid %s, using %s hours", GRACE_HOURS_PARAM, DEFAULT_GRACE_HOURS)
+        _logger.warning(
+            "Ignoring invalid %s, using %s hours",
+            GRACE_HOURS_PARAM,
+            DEFAULT_GRACE_HOURS,
+        )
         return DEFAULT_GRACE_HOURS
     return max(hours, 0)

@@ -3,8 +3,11 @@ import logging
 from collections import defaultdict
 from datetime import datetime, timezone
 
+from psycopg2.errors import SerializationFailure, UniqueViolation
+
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, ValidationError
+from odoo.tools import mute_logger
 
 _logger = logging.getLogger(__name__)
 
@@ -123,8 +126,12 @@ class PostmarkNotification(models.Model):
     )
     recipient = fields.Char()
     subject = fields.Char()
-    postmark_message_id = fields.Char(string="Postmark MessageID", index="btree_not_null")
-    mail_server_id = fields.Many2one("ir.mail_server", string="Mail Server", ondelete="set null")
+    postmark_message_id = fields.Char(
+        string="Postmark MessageID", index="btree_not_null"
+    )
+    mail_server_id = fields.Many2one(
+        "ir.mail_server", string="Mail Server", ondelete="set null"
+    )
     message_stream = fields.Char()
     tag = fields.Char()
     metadata = fields.Text(help="Metadata echoed by Postmark, as JSON.")
@@ -168,7 +175,9 @@ class PostmarkNotification(models.Model):
     res_id = fields.Many2oneReference(
         related="mail_message_id.res_id", string="Document ID", model_field="res_model"
     )
-    is_failure = fields.Boolean(compute="_compute_is_failure", search="_search_is_failure")
+    is_failure = fields.Boolean(
+        compute="_compute_is_failure", search="_search_is_failure"
+    )
 
     _sql_constraints = [
         (
@@ -271,10 +280,15 @@ class PostmarkNotification(models.Model):
         message_id = _to_int(metadata.get(METADATA_MESSAGE))
         # sudo: the bridge user and the event's future reader may not read the
         # message's document; linking it is the addon's job.
-        message = self.env["mail.message"].sudo().browse(message_id).exists() if message_id else None
+        message = (
+            self.env["mail.message"].sudo().browse(message_id).exists()
+            if message_id
+            else None
+        )
         if not message:
             vals["correlation_note"] = _(
-                "No message %(id)s in this database.", id=metadata.get(METADATA_MESSAGE) or "?"
+                "No message %(id)s in this database.",
+                id=metadata.get(METADATA_MESSAGE) or "?",
             )
             return vals
         vals["mail_message_id"] = message.id
@@ -304,16 +318,25 @@ class PostmarkNotification(models.Model):
         user who created the message (mails sent on behalf of a partner)."""
         users = message.author_id.with_context(active_test=False).user_ids
         user = users.filtered(lambda u: not u.share)[:1] or users[:1]
-        if not user and message.create_uid and message.create_uid != self.env.ref("base.user_root"):
+        if (
+            not user
+            and message.create_uid
+            and message.create_uid != self.env.ref("base.user_root")
+        ):
             user = message.create_uid
         return user
 
     @api.model
     def _recipient_notification(self, message, partner_id, recipient):
         Notification = self.env["mail.notification"].sudo()
-        domain = [("mail_message_id", "=", message.id), ("notification_type", "=", "email")]
+        domain = [
+            ("mail_message_id", "=", message.id),
+            ("notification_type", "=", "email"),
+        ]
         if partner_id:
-            return Notification.search(domain + [("res_partner_id", "=", partner_id)], limit=1)
+            return Notification.search(
+                domain + [("res_partner_id", "=", partner_id)], limit=1
+            )
         email = tools.email_normalize(recipient or "")
         if not email:
             return Notification
@@ -326,8 +349,10 @@ class PostmarkNotification(models.Model):
         bounces, and mark deliveries; an older event never overrides a newer
         one and a success never clears a failure."""
         events = self.filtered(
-            lambda e: e.mail_notification_id
-            and (e.state in FAILURE_STATES or e.state in SUCCESS_STATES)
+            lambda e: (
+                e.mail_notification_id
+                and (e.state in FAILURE_STATES or e.state in SUCCESS_STATES)
+            )
         )
         if not events:
             return
@@ -342,14 +367,15 @@ class PostmarkNotification(models.Model):
                 ]
             )
             if event.state in SUCCESS_STATES:
-                if siblings or notification.notification_status not in NOT_YET_DELIVERED:
+                if (
+                    siblings
+                    or notification.notification_status not in NOT_YET_DELIVERED
+                ):
                     continue
                 notification.write({"notification_status": "sent"})
             else:
-                newer = siblings.filtered(
-                    lambda s: (s.event_date or datetime.min) > (event.event_date or datetime.min)
-                )
-                if newer:
+                when = event.event_date or datetime.min
+                if any((s.event_date or datetime.min) > when for s in siblings):
                     continue
                 status, failure_type = FAILURE_STATES[event.state]
                 notification.write(
@@ -395,7 +421,9 @@ class PostmarkNotification(models.Model):
             or self.env.user.has_group("base.group_system")
             or self.env.user.has_group(BRIDGE_GROUP)
         ):
-            raise AccessError(_("Only the Postmark bridge and administrators may do this."))
+            raise AccessError(
+                _("Only the Postmark bridge and administrators may do this.")
+            )
 
     @api.model
     def bridge_ingest(self, vals_list):
@@ -421,7 +449,10 @@ class PostmarkNotification(models.Model):
             unknown = set(vals) - BRIDGE_FIELDS
             if unknown:
                 raise ValidationError(
-                    _("Fields not accepted from the bridge: %(f)s", f=", ".join(sorted(unknown)))
+                    _(
+                        "Fields not accepted from the bridge: %(f)s",
+                        f=", ".join(sorted(unknown)),
+                    )
                 )
             pending.setdefault(key, vals)
         # sudo: the bridge account has no rights on messages, notifications
@@ -432,10 +463,22 @@ class PostmarkNotification(models.Model):
             for event in Events.search([("dedupe_key", "in", list(pending))])
         }
         to_create = [
-            Events._normalize_bridge_vals(vals) for key, vals in pending.items() if key not in result
+            Events._normalize_bridge_vals(vals)
+            for key, vals in pending.items()
+            if key not in result
         ]
         if to_create:
-            for event in Events.create(to_create):
+            try:
+                with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+                    created = Events.create(to_create)
+            except UniqueViolation as error:
+                # Another bridge process stored one of these keys after this
+                # transaction started; the RPC layer retries serialization
+                # failures, and the retry finds the stored event.
+                raise SerializationFailure(
+                    "concurrent ingest of the same dedupe key"
+                ) from error
+            for event in created:
                 result[event.dedupe_key] = event.id
         return result
 
@@ -453,17 +496,40 @@ class PostmarkNotification(models.Model):
         if isinstance(vals.get("payload"), (dict, list)):
             vals["payload"] = json.dumps(vals["payload"])
         if "event_date" in vals:
-            vals["event_date"] = _to_utc_naive(vals["event_date"])
+            vals["event_date"] = self._parse_event_date(vals["event_date"])
         if "bounce_code" in vals:
             vals["bounce_code"] = _to_int(vals["bounce_code"]) or 0
         server_id = vals.get("mail_server_id")
         if server_id:
-            server = self.env["ir.mail_server"].sudo().browse(_to_int(server_id) or 0).exists()
+            server = (
+                self.env["ir.mail_server"]
+                .sudo()
+                .browse(_to_int(server_id) or 0)
+                .exists()
+            )
             vals["mail_server_id"] = server.id or False
         for name, value in list(vals.items()):
             if value is None:
                 vals[name] = False
         return vals
+
+    @api.model
+    def _parse_event_date(self, value):
+        """Accept Odoo's "YYYY-MM-DD HH:MM:SS" (UTC) and ISO 8601 with an offset."""
+        if not value or isinstance(value, datetime):
+            return value
+        if not isinstance(value, str):
+            raise ValidationError(_("event_date must be a date-time string."))
+        text = value.strip().replace("Z", "+00:00")
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError as error:
+            raise ValidationError(
+                _("event_date %(value)s is not a date-time.", value=value)
+            ) from error
+        if parsed.tzinfo:
+            parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+        return parsed.replace(microsecond=0)
 
     # ------------------------------------------------------------
     # Systray and user actions
@@ -484,7 +550,9 @@ class PostmarkNotification(models.Model):
                     "state": event.state,
                     "state_label": labels.get(event.state),
                     "recipient": event.recipient or "",
-                    "subject": event.subject or event.mail_message_id.sudo().subject or "",
+                    "subject": event.subject
+                    or event.mail_message_id.sudo().subject
+                    or "",
                     "event_date": fields.Datetime.to_string(event.event_date),
                     "is_read": event.is_read,
                     "is_failure": event.state in FAILURE_STATES,
@@ -537,7 +605,9 @@ class PostmarkNotification(models.Model):
             return
         counts = defaultdict(int)
         for group in self.sudo()._read_group(
-            [("user_id", "in", users.ids), ("is_read", "=", False)], ["user_id"], ["__count"]
+            [("user_id", "in", users.ids), ("is_read", "=", False)],
+            ["user_id"],
+            ["__count"],
         ):
             counts[group[0].id] = group[1]
         for user in users:
@@ -549,19 +619,3 @@ def _to_int(value):
         return int(value)
     except (TypeError, ValueError):
         return None
-
-
-def _to_utc_naive(value):
-    """Accept Odoo's "YYYY-MM-DD HH:MM:SS" and ISO 8601 with an offset."""
-    if not value or isinstance(value, datetime):
-        return value
-    if not isinstance(value, str):
-        raise ValidationError(_("event_date must be a date-time string."))
-    text = value.strip().replace("Z", "+00:00")
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError as error:
-        raise ValidationError(_("event_date %(v)s is not a date-time.", v=value)) from error
-    if parsed.tzinfo:
-        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
-    return parsed.replace(microsecond=0)

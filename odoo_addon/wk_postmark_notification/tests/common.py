@@ -18,8 +18,16 @@ def post_message(env, user, partners, subject="Your quote"):
     )
 
 
-def event_vals(env, server, message, partner, state="delivered", record_type="delivery",
-               database=None, **extra):
+def event_vals(
+    env,
+    server,
+    message,
+    partner,
+    state="delivered",
+    record_type="delivery",
+    database=None,
+    **extra,
+):
     """One event as postmark-bridge sends it to bridge_ingest."""
     metadata = {"odoo_db": database or env.cr.dbname}
     if message:
@@ -49,12 +57,22 @@ class PostmarkCase(TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env = cls.env(context=dict(cls.env.context, mail_create_nolog=True, tracking_disable=True))
+        cls.env = cls.env(
+            context=dict(cls.env.context, mail_create_nolog=True, tracking_disable=True)
+        )
         cls.sender = new_test_user(
-            cls.env, login="pm_sender", groups="base.group_user,base.group_partner_manager", name="Sally Sender", email="sally@example.com"
+            cls.env,
+            login="pm_sender",
+            groups="base.group_user,base.group_partner_manager",
+            name="Sally Sender",
+            email="sally@example.com",
         )
         cls.other_user = new_test_user(
-            cls.env, login="pm_other", groups="base.group_user,base.group_partner_manager", name="Oscar Other", email="oscar@example.com"
+            cls.env,
+            login="pm_other",
+            groups="base.group_user,base.group_partner_manager",
+            name="Oscar Other",
+            email="oscar@example.com",
         )
         cls.admin = new_test_user(
             cls.env, login="pm_admin", groups="base.group_user,base.group_system"
@@ -76,7 +94,12 @@ class PostmarkCase(TransactionCase):
             }
         )
         cls.plain_server = cls.env["ir.mail_server"].create(
-            {"name": "Plain SMTP", "smtp_host": "127.0.0.1", "smtp_port": 25, "sequence": 50}
+            {
+                "name": "Plain SMTP",
+                "smtp_host": "127.0.0.1",
+                "smtp_port": 25,
+                "sequence": 50,
+            }
         )
         cls.customer = cls.env["res.partner"].create(
             {"name": "Carla Customer", "email": "carla@example.com"}
@@ -95,8 +118,14 @@ class PostmarkCase(TransactionCase):
             [("mail_message_id", "=", message.id), ("res_partner_id", "=", partner.id)]
         )
 
-    def event_vals(self, state="delivered", record_type="delivery", message=None,
-                   partner=None, **extra):
+    def event_vals(
+        self,
+        state="delivered",
+        record_type="delivery",
+        message=None,
+        partner=None,
+        **extra,
+    ):
         return event_vals(
             self.env,
             self.server,
@@ -110,4 +139,6 @@ class PostmarkCase(TransactionCase):
     def ingest(self, *vals_list, user=None):
         Events = self.env["postmark.notification"].with_user(user or self.bridge)
         keys = Events.bridge_ingest(list(vals_list))
-        return self.env["postmark.notification"].browse([keys[v["dedupe_key"]] for v in vals_list])
+        return self.env["postmark.notification"].browse(
+            [keys[v["dedupe_key"]] for v in vals_list]
+        )

@@ -19,7 +19,9 @@ class TestBridgeContract(TransactionCase):
         for name, ftype in spec.items():
             with self.subTest(model=model._name, field=name):
                 self.assertIn(name, model._fields, f"{model._name}.{name} is missing")
-                self.assertEqual(model._fields[name].type, ftype, f"{model._name}.{name}")
+                self.assertEqual(
+                    model._fields[name].type, ftype, f"{model._name}.{name}"
+                )
 
     def assertSelection(self, field, expected):
         values = dict(field._description_selection(self.env))
@@ -28,7 +30,9 @@ class TestBridgeContract(TransactionCase):
     def assertMethod(self, model, name):
         method = getattr(model, name, None)
         self.assertTrue(callable(method), f"{model._name}.{name} is missing")
-        self.assertFalse(name.startswith("_"), "a private method cannot be called over RPC")
+        self.assertFalse(
+            name.startswith("_"), "a private method cannot be called over RPC"
+        )
 
     def test_notification_model(self):
         spec = self.contract["notification"]
@@ -38,14 +42,18 @@ class TestBridgeContract(TransactionCase):
         self.assertSelection(Events._fields["state"], spec["states"])
         self.assertSelection(Events._fields["record_type"], spec["record_types"])
         self.assertMethod(Events, spec["ingest_method"])
-        self.assertEqual(Events._fields["mail_server_id"].comodel_name, "ir.mail_server")
+        self.assertEqual(
+            Events._fields["mail_server_id"].comodel_name, "ir.mail_server"
+        )
 
     def test_mail_server_model(self):
         spec = self.contract["mail_server"]
         Servers = self.env[spec["model"]]
         self.assertFields(Servers, spec["fields_read_by_bridge"])
         self.assertFields(Servers, spec["fields_written_by_bridge"])
-        self.assertSelection(Servers._fields["postmark_sync_state"], spec["sync_states"])
+        self.assertSelection(
+            Servers._fields["postmark_sync_state"], spec["sync_states"]
+        )
         self.assertMethod(Servers, spec["report_method"])
         self.assertMethod(Servers, spec["hello_method"])
 
@@ -69,7 +77,9 @@ class TestBridgeContract(TransactionCase):
         from ..models.ir_mail_server import BRIDGE_URL_PARAM, REPORT_FIELDS
 
         self.assertEqual(BRIDGE_URL_PARAM, self.contract["bridge_url_parameter"])
-        self.assertEqual(REPORT_FIELDS, set(self.contract["mail_server"]["fields_written_by_bridge"]))
+        self.assertEqual(
+            REPORT_FIELDS, set(self.contract["mail_server"]["fields_written_by_bridge"])
+        )
         self.assertEqual(
             postmark_notification.BRIDGE_FIELDS,
             set(self.contract["notification"]["fields_sent_by_bridge"]),

@@ -12,7 +12,14 @@ URL_SAFE = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_
 class TestMailServer(PostmarkCase):
     def test_defaults(self):
         self.assertEqual(self.server.postmark_message_stream, "outbound")
-        for name in ("delivery", "bounce", "spam_complaint", "open", "click", "subscription_change"):
+        for name in (
+            "delivery",
+            "bounce",
+            "spam_complaint",
+            "open",
+            "click",
+            "subscription_change",
+        ):
             self.assertTrue(self.server[f"postmark_trigger_{name}"], name)
         self.assertTrue(self.server.postmark_open_first_only)
         self.assertFalse(self.server.postmark_bounce_include_content)
@@ -37,16 +44,22 @@ class TestMailServer(PostmarkCase):
         self.assertEqual(self.server.postmark_webhook_token_previous, old)
         expected = fields.Datetime.now() + timedelta(hours=24)
         self.assertAlmostEqual(
-            self.server.postmark_webhook_token_previous_until, expected, delta=timedelta(minutes=5)
+            self.server.postmark_webhook_token_previous_until,
+            expected,
+            delta=timedelta(minutes=5),
         )
         self.assertTrue(self.server.postmark_sync_requested)
 
     def test_grace_period_comes_from_system_parameter(self):
-        self.env["ir.config_parameter"].set_param("wk_postmark_notification.token_grace_hours", "2")
+        self.env["ir.config_parameter"].set_param(
+            "wk_postmark_notification.token_grace_hours", "2"
+        )
         self.server.action_postmark_generate_token()
         expected = fields.Datetime.now() + timedelta(hours=2)
         self.assertAlmostEqual(
-            self.server.postmark_webhook_token_previous_until, expected, delta=timedelta(minutes=5)
+            self.server.postmark_webhook_token_previous_until,
+            expected,
+            delta=timedelta(minutes=5),
         )
 
     def test_callback_url_needs_bridge_url(self):
@@ -54,7 +67,9 @@ class TestMailServer(PostmarkCase):
         Params.set_param("wk_postmark_notification.bridge_url", False)
         self.server.invalidate_recordset(["postmark_callback_url"])
         self.assertFalse(self.server.postmark_callback_url)
-        Params.set_param("wk_postmark_notification.bridge_url", "https://hooks.example.com/")
+        Params.set_param(
+            "wk_postmark_notification.bridge_url", "https://hooks.example.com/"
+        )
         self.server.invalidate_recordset(["postmark_callback_url"])
         self.assertEqual(
             self.server.postmark_callback_url,
@@ -64,14 +79,26 @@ class TestMailServer(PostmarkCase):
 
     def test_sync_now_and_config_changes_request_sync(self):
         self.env["ir.mail_server"].with_user(self.bridge).postmark_bridge_report(
-            [{"id": self.server.id, "postmark_sync_state": "ok", "postmark_sync_requested": False}]
+            [
+                {
+                    "id": self.server.id,
+                    "postmark_sync_state": "ok",
+                    "postmark_sync_requested": False,
+                }
+            ]
         )
         self.assertEqual(self.server.postmark_sync_state, "ok")
         self.server.with_user(self.admin).action_postmark_sync_now()
         self.assertTrue(self.server.postmark_sync_requested)
         self.assertEqual(self.server.postmark_sync_state, "pending")
         self.env["ir.mail_server"].with_user(self.bridge).postmark_bridge_report(
-            [{"id": self.server.id, "postmark_sync_state": "ok", "postmark_sync_requested": False}]
+            [
+                {
+                    "id": self.server.id,
+                    "postmark_sync_state": "ok",
+                    "postmark_sync_requested": False,
+                }
+            ]
         )
         self.server.postmark_trigger_open = False
         self.assertTrue(self.server.postmark_sync_requested)

@@ -6,9 +6,16 @@ from .common import event_vals, post_message
 @tagged("post_install", "-at_install")
 class TestSystrayTour(HttpCase):
     def test_systray_lists_and_marks_read(self):
-        user = new_test_user(self.env, login="pm_tour_user", groups="base.group_user,base.group_partner_manager", name="Tour User", email="tour@example.com")
+        user = new_test_user(
+            self.env,
+            login="pm_tour_user",
+            groups="base.group_user,base.group_partner_manager",
+            name="Tour User",
+            email="tour@example.com",
+        )
         bridge = new_test_user(
-            self.env, login="pm_tour_bridge",
+            self.env,
+            login="pm_tour_bridge",
             groups="base.group_user,wk_postmark_notification.group_postmark_bridge",
         )
         server = self.env["ir.mail_server"].create(
@@ -19,9 +26,19 @@ class TestSystrayTour(HttpCase):
         )
         message = post_message(self.env, user, customer, subject="Tour quote")
         events = [
-            event_vals(self.env, server, message, customer, state="bounced", record_type="bounce",
-                       description="Mailbox does not exist", event_date="2026-01-05 10:05:00"),
-            event_vals(self.env, server, message, customer, event_date="2026-01-05 10:00:00"),
+            event_vals(
+                self.env,
+                server,
+                message,
+                customer,
+                state="bounced",
+                record_type="bounce",
+                description="Mailbox does not exist",
+                event_date="2026-01-05 10:05:00",
+            ),
+            event_vals(
+                self.env, server, message, customer, event_date="2026-01-05 10:00:00"
+            ),
         ]
         self.env["postmark.notification"].with_user(bridge).bridge_ingest(events)
         self.start_tour("/odoo", "wk_postmark_systray_tour", login="pm_tour_user")
