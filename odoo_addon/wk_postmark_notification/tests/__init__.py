@@ -1,5 +1,6 @@
 from . import (
     test_access,
+    test_bridge_rpc,
     test_contract,
     test_correlation,
     test_headers,
