@@ -85,15 +85,23 @@ class TestBridgeOverJsonRpc(HttpCase):
         servers = self.execute(
             "ir.mail_server",
             "search_read",
-            [[["postmark_enabled", "=", True]]],
-            {"fields": fields},
+            [],
+            {
+                "domain": [["postmark_enabled", "=", True]],
+                "fields": fields,
+                "order": "id",
+                "context": {"active_test": False},
+            },
         )
         self.assertEqual([s["id"] for s in servers], [self.server.id])
         self.assertEqual(len(servers[0]["postmark_webhook_token"]), 43)
         self.assertEqual(servers[0]["postmark_message_stream"], "outbound")
 
         hello = self.execute(
-            "ir.mail_server", "postmark_bridge_hello", ["https://bridge.example.com"]
+            "ir.mail_server",
+            "postmark_bridge_hello",
+            [],
+            {"public_url": "https://bridge.example.com"},
         )
         self.assertEqual(hello["addon_version"], "18.0.1.0.0")
 
@@ -106,7 +114,10 @@ class TestBridgeOverJsonRpc(HttpCase):
             record_type="bounce",
             description="No such user",
         )
-        keys = self.execute("postmark.notification", "bridge_ingest", [[vals]])
+        # Named arguments, as the bridge sends them.
+        keys = self.execute(
+            "postmark.notification", "bridge_ingest", [], {"vals_list": [vals]}
+        )
         self.assertEqual(list(keys), [vals["dedupe_key"]])
         again = self.execute("postmark.notification", "bridge_ingest", [[vals]])
         self.assertEqual(again, keys)
@@ -120,8 +131,9 @@ class TestBridgeOverJsonRpc(HttpCase):
             self.execute(
                 "ir.mail_server",
                 "postmark_bridge_report",
-                [
-                    [
+                [],
+                {
+                    "reports": [
                         {
                             "id": self.server.id,
                             "postmark_sync_state": "ok",
@@ -130,7 +142,7 @@ class TestBridgeOverJsonRpc(HttpCase):
                             "postmark_sync_date": "2026-01-05 10:00:00",
                         }
                     ]
-                ],
+                },
             )
         )
         self.env.invalidate_all()
