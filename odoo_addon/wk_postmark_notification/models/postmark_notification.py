@@ -356,16 +356,19 @@ class PostmarkNotification(models.Model):
         )
         if not events:
             return
+        # Every failure already stored for these recipients, in one query.
+        failures = defaultdict(lambda: self.browse())
+        for failure in self.sudo().search(
+            [
+                ("mail_notification_id", "in", events.mail_notification_id.ids),
+                ("state", "in", list(FAILURE_STATES)),
+            ]
+        ):
+            failures[failure.mail_notification_id.id] |= failure
         messages = self.env["mail.message"].sudo()
         for event in events.sorted(lambda e: (e.event_date or datetime.min, e.id)):
             notification = event.mail_notification_id.sudo()
-            siblings = self.sudo().search(
-                [
-                    ("mail_notification_id", "=", notification.id),
-                    ("state", "in", list(FAILURE_STATES)),
-                    ("id", "!=", event.id),
-                ]
-            )
+            siblings = failures[notification.id] - event
             if event.state in SUCCESS_STATES:
                 if (
                     siblings

@@ -166,3 +166,26 @@ class TestCorrelation(PostmarkCase):
         before = notification.notification_status
         self.ingest(self.event_vals(state="soft_bounced", record_type="bounce"))
         self.assertEqual(notification.notification_status, before)
+
+    def test_one_batch_applies_events_in_time_order(self):
+        notification = self.notification_of(self.message, self.customer)
+        self.ingest(
+            self.event_vals(
+                state="opened", record_type="open", event_date="2026-01-05 10:09:00"
+            ),
+            self.event_vals(
+                state="bounced",
+                record_type="bounce",
+                description="Gone",
+                event_date="2026-01-05 10:05:00",
+            ),
+            self.event_vals(event_date="2026-01-05 10:01:00"),
+            self.event_vals(
+                state="rejected",
+                record_type="bounce",
+                description="Older",
+                event_date="2026-01-05 10:00:00",
+            ),
+        )
+        self.assertEqual(notification.notification_status, "bounce")
+        self.assertIn("Gone", notification.failure_reason)
