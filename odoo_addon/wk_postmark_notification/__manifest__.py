@@ -6,7 +6,6 @@
     "category": "Productivity/Discuss",
     "license": "LGPL-3",
     "author": "wk",
-    "website": "https://github.com/wk/postmark-bridge",
     "depends": ["mail"],
     "data": [
         "security/security.xml",
