@@ -222,7 +222,7 @@ expect "the key appears in no output" absent "$key1" "$work/run1.out" "$work/run
 
 # The Odoo server, with the addons path the setup script said it used.
 "$python" "$odoo_bin" server --config="$work/odoo.conf" --addons-path="$addons_path,$repo/odoo_addon" \
-    --database="$database" --db-filter="^$database\$" --logfile="$work/odoo.log" &
+    --database="$database" --db-filter="^$database\$" --logfile="$work/odoo.log" 2>>"$work/odoo.log" &
 server_pid=$!
 for _ in $(seq 120); do
     curl -fsS -o /dev/null "$url/web/health" 2>/dev/null && break
@@ -233,9 +233,9 @@ expect "Odoo serves $url" curl -fsS -o /dev/null "$url/web/health"
 expect "the key works over JSON-RPC, and the user is least-privileged" check_key "$work/bridge.env"
 uid=$(shell_query "env['res.users'].search([('login', '=', '$login')]).id")
 
-# 2. Second run: nothing to do, the same key.
-"${setup[@]}" --env-file="$work/bridge.env" >/dev/null 2>"$work/run2.err"
-expect "second run succeeds" test $? -eq 0
+# 2. Second run: nothing to do, the same key; --verify checks it over JSON-RPC itself.
+"${setup[@]}" --env-file="$work/bridge.env" --verify >/dev/null 2>"$work/run2.err"
+expect "second run succeeds, --verify included" test $? -eq 0
 expect "second run reuses the key" test "$(key_of "$work/bridge.env")" = "$key1"
 expect "second run leaves the user unchanged" grep -q "unchanged; API key 'reused'" "$work/run2.err"
 expect "the key still works, still one user" check_key "$work/bridge.env"
@@ -273,6 +273,17 @@ expect "it resets the user's groups" grep -q "updated; API key 'reused'" "$work/
 expect "the user is no admin any more, the key still works" check_key "$work/rotate.env"
 expect "still exactly one user with login $login (archived included)" \
     test "$(shell_query "env['res.users'].with_context(active_test=False).search_count([('login', '=', '$login')])")" = 1
+
+# 6. The addon on disk is newer than the installed one: the next run upgrades it.
+version_query="env['ir.module.module'].search([('name', '=', 'wk_postmark_notification')]).latest_version"
+version=$(shell_query "$version_query")
+shell_query "env.cr.execute(\"UPDATE ir_module_module SET latest_version = '18.0.0.0.1' WHERE name = 'wk_postmark_notification'\"), env.cr.commit()" \
+    >/dev/null
+"${setup[@]}" --env-file="$work/rotate.env" >/dev/null 2>"$work/run6.err"
+expect "a run with an older addon installed succeeds" test $? -eq 0
+expect "it upgrades the addon" grep -q "upgrading wk_postmark_notification" "$work/run6.err"
+expect "the installed version is $version again" test "$(shell_query "$version_query")" = "$version"
+expect "the key still works after the upgrade" check_key "$work/rotate.env"
 
 printf '%d passed, %d failed\n' "$passed" "$failed"
 [[ $failed -eq 0 ]]
