@@ -197,10 +197,10 @@ else
 fi
 
 if [[ $action != none ]]; then
-    [[ $install == 1 ]] || die "$MODULE needs to be ${action}ed in $database, and --no-install was given"
     flag=-i
     [[ $action == upgrade ]] && flag=-u
-    note "${action}ing $MODULE in $database (this takes a minute)"
+    [[ $install == 1 ]] || die "$MODULE needs an $action in $database, and --no-install was given"
+    note "running the $action of $MODULE in $database (this takes a minute)"
     run_odoo server "--database=$database" "$flag" "$MODULE" --stop-after-init --no-http \
         --without-demo=all >&2 || die "odoo could not $action $MODULE in $database"
     probe

@@ -281,7 +281,7 @@ shell_query "env.cr.execute(\"UPDATE ir_module_module SET latest_version = '18.0
     >/dev/null
 "${setup[@]}" --env-file="$work/rotate.env" >/dev/null 2>"$work/run6.err"
 expect "a run with an older addon installed succeeds" test $? -eq 0
-expect "it upgrades the addon" grep -q "upgrading wk_postmark_notification" "$work/run6.err"
+expect "it upgrades the addon" grep -q "running the upgrade of wk_postmark_notification" "$work/run6.err"
 expect "the installed version is $version again" test "$(shell_query "$version_query")" = "$version"
 expect "the key still works after the upgrade" check_key "$work/rotate.env"
 
