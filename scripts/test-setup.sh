@@ -208,9 +208,10 @@ echo "Odoo 18: $odoo_root ($python); PostgreSQL $db_host:$db_port as $db_user; d
 drop_database >/dev/null 2>&1
 
 # 1. First run: creates the database, installs the addon, makes the user and a key.
+started=$SECONDS
 "${setup[@]}" --env-file="$work/bridge.env" >"$work/run1.out" 2>"$work/run1.err"
 status=$?
-expect "first run succeeds" test $status -eq 0
+expect "first run succeeds ($((SECONDS - started)) s)" test $status -eq 0
 [[ $status -eq 0 ]] || sed 's/^/    /' "$work/run1.err"
 key1=$(key_of "$work/bridge.env")
 expect "it hands over a 40-hex API key" grep -Eq '^[0-9a-f]{40}$' <<<"$key1"
@@ -234,8 +235,9 @@ expect "the key works over JSON-RPC, and the user is least-privileged" check_key
 uid=$(shell_query "env['res.users'].search([('login', '=', '$login')]).id")
 
 # 2. Second run: nothing to do, the same key; --verify checks it over JSON-RPC itself.
+started=$SECONDS
 "${setup[@]}" --env-file="$work/bridge.env" --verify >/dev/null 2>"$work/run2.err"
-expect "second run succeeds, --verify included" test $? -eq 0
+expect "second run succeeds, --verify included ($((SECONDS - started)) s)" test $? -eq 0
 expect "second run reuses the key" test "$(key_of "$work/bridge.env")" = "$key1"
 expect "second run leaves the user unchanged" grep -q "unchanged; API key 'reused'" "$work/run2.err"
 expect "the key still works, still one user" check_key "$work/bridge.env"
@@ -284,6 +286,59 @@ expect "a run with an older addon installed succeeds" test $? -eq 0
 expect "it upgrades the addon" grep -q "running the upgrade of wk_postmark_notification" "$work/run6.err"
 expect "the installed version is $version again" test "$(shell_query "$version_query")" = "$version"
 expect "the key still works after the upgrade" check_key "$work/rotate.env"
+
+# 7. docker-compose's setup service and the bridge image's entrypoint, without Docker: the same
+#    scripts, run as root with Odoo's system user played by `nobody` and the bridge's uid by 10001.
+#    Needs root (to switch users) and the throw-away cluster (to create the inbox role).
+if [[ $(id -u) != 0 || -z $pg_started ]] || ! command -v setpriv >/dev/null || ! id nobody >/dev/null 2>&1; then
+    echo "skipped: the docker-compose setup flow (needs root, setpriv, a user nobody and no ODOO18_DB_HOST)"
+else
+    compose=$work/compose
+    mkdir -p "$compose/data" "$compose/bin"
+    chown nobody "$compose/data"
+    "$pg_bin/psql" -h "$db_host" -p "$db_port" -U postgres -qc "CREATE ROLE compose_admin LOGIN SUPERUSER" postgres
+    # The image's odoo.conf: addons and data only; the database comes from PG* variables.
+    printf '[options]\naddons_path = %s\ndata_dir = %s\n' "$addons_path,$repo/odoo_addon" "$compose/data" \
+        >"$compose/odoo.conf"
+    cat >"$compose/bin/postmark-bridge" <<'STUB'
+#!/bin/sh
+echo "ran $* as $(id -u) for ${ODOO_USER:-?}@${ODOO_DB:-?} key ${#ODOO_API_KEY}"
+STUB
+    chmod 0755 "$compose/bin/postmark-bridge"
+    run_setup_service() {
+        env PGHOST="$db_host" PGPORT="$db_port" PGUSER=compose_admin ODOO_RC="$compose/odoo.conf" \
+            ODOO_DB="${database}_compose" ODOO_URL=http://odoo:8069 BRIDGE_DB_NAME=postmark_bridge \
+            BRIDGE_DB_USER=postmark_bridge BRIDGE_DB_PASSWORD=secret BRIDGE_UID=10001 \
+            HANDOVER_DIR="$compose/handover" SETUP_SCRIPTS="$repo/scripts" ODOO_SYSTEM_USER=nobody \
+            bash "$repo/deploy/docker/setup-entrypoint.sh" "$@"
+    }
+    run_setup_service >"$work/compose1.out" 2>&1
+    expect "the setup service's first run succeeds" test $? -eq 0
+    handover=$compose/handover/odoo.env
+    expect "it hands the connection over in a 0600 file of uid 10001" test "$(stat -c '%a %u' "$handover")" = "600 10001"
+    expect "... in a 0700 directory of uid 10001" test "$(stat -c '%a %u' "$compose/handover")" = "700 10001"
+    expect "... with the URL the bridge reaches Odoo at" grep -qx 'ODOO_URL=http://odoo:8069' "$handover"
+    expect "Odoo's filestore belongs to Odoo's user, not root" \
+        test "$(stat -c %U "$compose/data/filestore/${database}_compose")" = nobody
+    expect "the inbox database exists, owned by the bridge's role" test "$("$pg_bin/psql" -h "$db_host" -p "$db_port" \
+        -U postgres -tAc "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'postmark_bridge'" postgres)" \
+        = postmark_bridge
+    compose_key=$(key_of "$handover")
+    run_setup_service >"$work/compose2.out" 2>&1
+    expect "the setup service's second run succeeds" test $? -eq 0
+    expect "... and keeps the key" test "$(key_of "$handover")" = "$compose_key"
+    expect "the key is in no output of the setup service" absent "$compose_key" "$work/compose1.out" "$work/compose2.out"
+    entrypoint=(env PATH="$compose/bin:$PATH" BRIDGE_ENV_FILE="$handover" sh "$repo/deploy/docker/bridge-entrypoint.sh")
+    setpriv --reuid=10001 --regid=10001 --clear-groups "${entrypoint[@]}" serve >"$work/bridge.out" 2>&1
+    expect "the bridge's entrypoint (uid 10001) reads it, migrates, then serves" test "$(cat "$work/bridge.out")" = \
+        "$(printf 'ran migrate as 10001 for %s@%s key 40\nran serve as 10001 for %s@%s key 40' \
+            "$login" "${database}_compose" "$login" "${database}_compose")"
+    setpriv --reuid=10002 --regid=10002 --clear-groups "${entrypoint[@]}" serve >/dev/null 2>&1
+    expect "another uid cannot read it" test $? -eq 78
+    run_setup_service --rotate >"$work/compose3.out" 2>&1
+    expect "\`setup --rotate\` succeeds" test $? -eq 0
+    expect "... and hands over a new key" test "$(key_of "$handover")" != "$compose_key"
+fi
 
 printf '%d passed, %d failed\n' "$passed" "$failed"
 [[ $failed -eq 0 ]]

@@ -42,7 +42,7 @@ fi
 
 odoo_home=$(getent passwd "$ODOO_SYSTEM_USER" | cut -d: -f6)
 HOME=${odoo_home:-/} setpriv --reuid="$ODOO_SYSTEM_USER" --regid="$(id -g "$ODOO_SYSTEM_USER")" --init-groups -- \
-    "$SETUP_SCRIPTS/odoo-setup.sh" --config="${ODOO_RC:-/etc/odoo/odoo.conf}" --database="$ODOO_DB" \
+    bash "$SETUP_SCRIPTS/odoo-setup.sh" --config="${ODOO_RC:-/etc/odoo/odoo.conf}" --database="$ODOO_DB" \
     --url="$ODOO_URL" --env-file="$work/odoo.env" "$@"
 
 install -d -m 0700 -o "$BRIDGE_UID" -g "$BRIDGE_UID" "$HANDOVER_DIR"
