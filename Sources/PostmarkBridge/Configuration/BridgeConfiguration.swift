@@ -30,21 +30,6 @@ public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConver
     }
 }
 
-/// How to reach and log in to Odoo.
-public struct OdooConfiguration: Sendable, Equatable, CustomStringConvertible {
-    /// Odoo's base URL, such as `https://odoo.example.com`.
-    public var url: URL
-    /// The Odoo database name.
-    public var database: String
-    /// The login of the bridge's dedicated Odoo user.
-    public var user: String
-    /// That user's API key (secret).
-    public var apiKey: String
-
-    /// Describes the connection without the API key.
-    public var description: String { "OdooConfiguration(url: \(url.absoluteString), database: \(database), user: \(user))" }
-}
-
 /// Every setting of the bridge, read once from the environment by ``load(environment:)``.
 ///
 /// Nothing else in the bridge reads the environment. Secrets stay out of ``description``.
@@ -142,8 +127,9 @@ public struct BridgeConfiguration: Sendable, CustomStringConvertible {
         return OdooConfiguration(
             url: url,
             database: env["ODOO_DB"]!,
-            user: env["ODOO_USER"]!,
-            apiKey: env["ODOO_API_KEY"]!
+            login: env["ODOO_USER"]!,
+            apiKey: env["ODOO_API_KEY"]!,
+            userAgent: "postmark-bridge/\(bridgeVersion)"
         )
     }
 

@@ -137,29 +137,8 @@ public final class Metrics: Sendable {
     public let commitBatchSize = Histogram(
         name: "bridge_inbox_commit_batch_size", help: "Events written per group commit.",
         bounds: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512])
-    /// Seconds from acceptance to the Odoo record existing.
-    public let forwardLatency = Histogram(
-        name: "bridge_forward_latency_seconds", help: "Time from webhook acceptance to its record in Odoo.",
-        bounds: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600])
-    /// Events per `bridge_ingest` call.
-    public let forwardBatchSize = Histogram(
-        name: "bridge_forward_batch_size", help: "Events sent to Odoo per call.",
-        bounds: [1, 5, 10, 25, 50, 100, 250, 500, 1000])
-    /// Events put back for another forwarding attempt.
-    public let forwardRetries = Counter(
-        name: "bridge_forward_retries_total", help: "Events rescheduled after a failed forwarding attempt.",
-        labelNames: [])
-    /// Events parked because Odoo refused them for good.
-    public let parked = Counter(
-        name: "bridge_forward_parked_total", help: "Events parked because Odoo refused them.", labelNames: [])
-    /// Errors from Odoo, by kind.
-    public let odooErrors = Counter(
-        name: "bridge_odoo_errors_total", help: "Failed Odoo calls, by kind.", labelNames: ["kind"])
-    /// Events forwarded.
-    public let forwarded = Counter(
-        name: "bridge_forwarded_total", help: "Events that reached Odoo.", labelNames: [])
-
     private let extra = Mutex<[Gauge]>([])
+    private let texts = Mutex<[@Sendable () -> String]>([])
 
     /// Creates an empty registry.
     public init() {}
@@ -167,6 +146,11 @@ public final class Metrics: Sendable {
     /// Adds a gauge read from `sample` each time metrics are rendered.
     public func addSampledGauge(name: String, help: String, sample: @escaping @Sendable () -> Double) {
         extra.withLock { $0.append(Gauge(name: name, help: help, sample: sample)) }
+    }
+
+    /// Adds metrics rendered by another component, already in Prometheus text format.
+    public func addText(_ render: @escaping @Sendable () -> String) {
+        texts.withLock { $0.append(render) }
     }
 
     /// The Prometheus text exposition of every metric.
@@ -179,13 +163,8 @@ public final class Metrics: Sendable {
         rejections.render(into: &out)
         storeLatency.render(into: &out)
         commitBatchSize.render(into: &out)
-        forwardLatency.render(into: &out)
-        forwardBatchSize.render(into: &out)
-        forwardRetries.render(into: &out)
-        parked.render(into: &out)
-        odooErrors.render(into: &out)
-        forwarded.render(into: &out)
         for gauge in extra.withLock({ $0 }) { gauge.render(into: &out) }
+        for render in texts.withLock({ $0 }) { out += render() }
         return out
     }
 
