@@ -124,7 +124,8 @@ public enum OdooCheck {
             "ir.module.module", "search_read",
             arguments: [
                 "domain": [["name", "=", .string(BridgeContract.addonName)]], "fields": ["state", "latest_version"],
-            ]
+            ],
+            tracked: false
         ), let module = modules.arrayValue?.first {
             report.addonState = module["state"]?.odooString
         }

@@ -97,6 +97,8 @@ public struct OdooClientStatus: Sendable {
     public var errorsByKind: [OdooError.Kind: Int]
     /// Calls made since start.
     public var calls: Int
+    /// How many times a configuration error was logged: once per new problem, not once per retry.
+    public var configurationErrorReports: Int
 
     /// Whether the last call succeeded (nothing failed since).
     public var isHealthy: Bool { lastSuccess != nil && lastError == nil }
@@ -123,6 +125,7 @@ public final class OdooClient: Sendable {
         var errorsByKind: [OdooError.Kind: Int] = [:]
         var calls = 0
         var reportedConfigurationError: OdooError.Code?
+        var configurationErrorReports = 0
     }
 
     /// Creates a client; it does not connect until the first call.
@@ -137,7 +140,7 @@ public final class OdooClient: Sendable {
         state.withLock {
             OdooClientStatus(
                 session: $0.session, lastSuccess: $0.lastSuccess, lastError: $0.lastError,
-                errorsByKind: $0.errorsByKind, calls: $0.calls
+                errorsByKind: $0.errorsByKind, calls: $0.calls, configurationErrorReports: $0.configurationErrorReports
             )
         }
     }
@@ -158,17 +161,31 @@ public final class OdooClient: Sendable {
         context: [String: JSONValue]? = nil,
         timeout: Duration? = nil
     ) async throws(OdooError) -> JSONValue {
+        try await call(model, method, ids: ids, arguments: arguments, context: context, timeout: timeout, tracked: true)
+    }
+
+    /// Calls `model.method` like ``call(_:_:ids:arguments:context:timeout:)``; an untracked call's failure is
+    /// neither logged nor counted, for probes whose failure is an answer (such as reading a privileged model).
+    func call(
+        _ model: String,
+        _ method: String,
+        ids: [Int]? = nil,
+        arguments: [String: JSONValue] = [:],
+        context: [String: JSONValue]? = nil,
+        timeout: Duration? = nil,
+        tracked: Bool
+    ) async throws(OdooError) -> JSONValue {
         do {
             let session = try await currentSession()
             let result = try await execute(
                 session: session, model: model, method: method, ids: ids, arguments: arguments, context: context,
                 timeout: timeout ?? configuration.timeout
             )
-            recordSuccess()
+            if tracked { recordSuccess() }
             return result
         } catch {
             let error = error.redacting(configuration.apiKey)
-            recordFailure(error)
+            if tracked { recordFailure(error) }
             throw error
         }
     }
@@ -379,6 +396,7 @@ public final class OdooClient: Sendable {
             state.session = nil
             let isNew = state.reportedConfigurationError != error.code
             state.reportedConfigurationError = error.code
+            if isNew { state.configurationErrorReports += 1 }
             return isNew
         }
         if firstReport {
