@@ -132,7 +132,8 @@ enum StatusText {
         if !status.eventsByState.isEmpty {
             lines.append("events by state:")
             for state in status.eventsByState.keys.sorted() {
-                lines.append("  \(state.padding(toLength: 16, withPad: " ", startingAt: 0)) \(status.eventsByState[state]!)")
+                lines.append(
+                    "  \(state.padding(toLength: 16, withPad: " ", startingAt: 0)) \(status.eventsByState[state]!)")
             }
         }
         return lines.joined(separator: "\n")

@@ -140,8 +140,10 @@ final class OdooSide: Sendable {
                 let outcome = await reconciler.reconcile(settings: item.settings, callbackBaseURL: publicURL)
                 logger.info(
                     "postmark reconciled",
-                    ["mail_server": String(item.settings.id), "reason": item.reason.rawValue,
-                     "state": outcome.state.rawValue, "message": outcome.message])
+                    [
+                        "mail_server": String(item.settings.id), "reason": item.reason.rawValue,
+                        "state": outcome.state.rawValue, "message": outcome.message,
+                    ])
                 state.withLock {
                     $0.scheduler.record(outcome, settings: item.settings, callbackBaseURL: publicURL)
                 }
