@@ -84,7 +84,8 @@ public enum BridgeApp {
 
         let service: BridgeService
         do {
-            service = try BridgeService(configuration: configuration, database: database, logger: logger)
+            service = try BridgeService(
+                configuration: configuration, database: database, postgres: postgres(configuration), logger: logger)
             try service.start()
         } catch {
             logger.critical("start failed", ["error": String(describing: error)])
