@@ -51,20 +51,10 @@ chmod 0755 "$work"
 server_pid=
 pg_started=
 pg_bin=
-passed=0
-failed=0
-
-pass() {
-    printf 'ok: %s\n' "$1"
-    passed=$((passed + 1))
-}
-
-fail() {
-    printf 'FAIL: %s\n' "$1"
-    [[ -n ${2:-} ]] && printf '%s\n' "$2" | sed 's/^/    /'
-    failed=$((failed + 1))
-    keep_work=1
-}
+# shellcheck source=scripts/lib/checks.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/checks.sh"
+# A failed check keeps the work directory for a look afterwards.
+on_failure() { keep_work=1; }
 
 # expect LABEL COMMAND...: a check that passes when COMMAND succeeds.
 expect() {
@@ -340,5 +330,4 @@ STUB
     expect "... and hands over a new key" test "$(key_of "$handover")" != "$compose_key"
 fi
 
-printf '%d passed, %d failed\n' "$passed" "$failed"
-[[ $failed -eq 0 ]]
+checks_summary
