@@ -507,6 +507,21 @@ class Run:
             str(empty),
         )
 
+        # Metadata naming nothing in this database: stored all the same, unlinked, with the reason.
+        strays = [
+            events.delivery(metadata={"odoo_db": ODOO_DB, "odoo_message_id": "99999999999", "odoo_partner_id": "x"}),
+            events.delivery(metadata={"odoo_db": "another_db", "odoo_message_id": str(self.messages[0])}),
+        ]
+        answers = [self.webhooks.post(self.server_id, self.token, payload)[0] for payload in strays]
+        found = wait_until(
+            lambda: (lambda r: r if len(r) == len(strays) else None)(self.notifications_by_message_id(
+                [payload["MessageID"] for payload in strays], ["mail_message_id", "user_id", "correlation_note"])), 30)
+        self.check(
+            "1. metadata naming no message here (unknown id, other database) → stored, unlinked, with a note",
+            answers == [200, 200] and found and all(
+                not r["mail_message_id"] and not r["user_id"] and r["correlation_note"] for r in found),
+            str(found))
+
         notification = self.admin.call(
             "mail.notification", "read", [self.notifications[1]],
             ["notification_status", "failure_type", "failure_reason"])[0]
