@@ -14,7 +14,9 @@
 #     bridge's VmRSS sampled every BENCH_RSS_INTERVAL (5) seconds: min, max, last.
 # Other knobs: BENCH_BASELINE_CALLS (2000), BENCH_ODOO_WORKERS (Odoo's --workers, default 2),
 # BRIDGE_FORWARD_BATCH (the bridge's batch size), BRIDGE_BIN and E2E_SCRATCH_PATH as for test-e2e.sh,
-# E2E_KEEP_LOGS=1 to keep the logs. Without an Odoo 18 it prints "SKIPPED: ..." and exits 0.
+# E2E_KEEP_LOGS=1 to keep the logs, BENCH_PG_OPTIONS to add PostgreSQL settings (e.g.
+# "-c log_min_duration_statement=40" to find slow statements in logs/postgresql.log). Without an Odoo 18 it
+# prints "SKIPPED: ..." and exits 0.
 # PostgreSQL runs with fsync on, as in production.
 set -uo pipefail
 
@@ -22,7 +24,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../scripts/e2e/lib.sh"
 e2e_find_odoo "${1:-${ODOO18_HOME:-/work/odoo18}}"
 e2e_init bench-forward
 e2e_find_bridge
-e2e_start_postgres -c shared_buffers=256MB
+e2e_start_postgres -c shared_buffers=256MB ${BENCH_PG_OPTIONS:-}
 echo "Odoo 18: $odoo_root, PostgreSQL on 127.0.0.1:$pg_port, bridge: $bridge_bin"
 e2e_setup_odoo bench
 e2e_odoo_command "${BENCH_ODOO_WORKERS:-2}"
