@@ -61,6 +61,12 @@ public struct InboxError: Error, Sendable, Equatable, CustomStringConvertible, C
         }
     }
 
+    /// Whether the server or the network dropped the connection (as opposed to a timeout): the statement may
+    /// succeed on a new connection.
+    var droppedConnection: Bool {
+        code == .connectionLost || (code == .queryFailed && breaksConnection)
+    }
+
     /// A short, secret-free text: the code, and the SQLSTATE when there is one.
     public var description: String {
         if let sqlState { return "inbox: \(code.rawValue) (SQLSTATE \(sqlState))" }
