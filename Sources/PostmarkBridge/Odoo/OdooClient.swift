@@ -100,8 +100,13 @@ public struct OdooClientStatus: Sendable {
     /// How many times a configuration error was logged: once per new problem, not once per retry.
     public var configurationErrorReports: Int
 
-    /// Whether the last call succeeded (nothing failed since).
-    public var isHealthy: Bool { lastSuccess != nil && lastError == nil }
+    /// Whether Odoo answers and accepts the bridge: a call succeeded, and no call failed since except for refusing
+    /// its records (a bad event does not make Odoo unready). The settings sync's periodic read keeps this fresh.
+    public var isHealthy: Bool {
+        guard lastSuccess != nil else { return false }
+        guard let lastError else { return true }
+        return lastError.error.kind == .permanent
+    }
 }
 
 /// Calls Odoo's external API as the bridge user, over JSON-RPC or JSON-2.
