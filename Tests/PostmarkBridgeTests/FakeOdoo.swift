@@ -373,7 +373,8 @@ final class FakeOdoo: HTTPResponder {
             throw Raised(
                 name: "psycopg2.OperationalError",
                 message:
-                    "connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  database \"\(name ?? "")\" does not exist",
+                    "connection to server at \"127.0.0.1\", port 5432 failed: "
+                    + "FATAL:  database \"\(name ?? "")\" does not exist",
                 status: 500
             )
         }
@@ -533,7 +534,8 @@ final class FakeOdoo: HTTPResponder {
     private func requireBridgeGroup(_ model: String) throws {
         guard state.withLock({ $0.userInBridgeGroup }) else {
             throw Raised.accessError(
-                "You are not allowed to modify '\(model)' records. This operation is allowed for the following groups:\n\t- Postmark bridge"
+                "You are not allowed to modify '\(model)' records. "
+                    + "This operation is allowed for the following groups:\n\t- Postmark bridge"
             )
         }
     }
@@ -559,7 +561,8 @@ final class FakeOdoo: HTTPResponder {
                 }
                 guard let key = vals["dedupe_key"]?.odooNonEmptyString else {
                     throw Raised.validation(
-                        "The operation cannot be completed:\n- Create/update: a mandatory field is not set.\n\nModel: Postmark Notification (postmark.notification)\nField: Dedupe Key (dedupe_key)\n"
+                        "The operation cannot be completed:\n- Create/update: a mandatory field is not set.\n\n"
+                            + "Model: Postmark Notification (postmark.notification)\nField: Dedupe Key (dedupe_key)\n"
                     )
                 }
                 if let message = state.rejectedKeys[key] { throw Raised.validation(message) }
@@ -568,7 +571,10 @@ final class FakeOdoo: HTTPResponder {
                 }
                 if let server = vals["mail_server_id"]?.odooID, state.mailServers[server] == nil {
                     throw Raised.validation(
-                        "The operation cannot be completed: another model requires the record being deleted. If possible, archive it instead.\n\nModel: Postmark Notification (postmark.notification)\nConstraint: postmark_notification_mail_server_id_fkey\n"
+                        "The operation cannot be completed: another model requires the record being deleted. "
+                            + "If possible, archive it instead.\n\n"
+                            + "Model: Postmark Notification (postmark.notification)\n"
+                            + "Constraint: postmark_notification_mail_server_id_fkey\n"
                     )
                 }
                 if !skipExisting, state.records[key] != nil {

@@ -111,7 +111,8 @@ import Testing
 
     @Test func sessionExpiredIsTransient() throws {
         let body =
-            #"{"jsonrpc":"2.0","id":1,"error":{"code":100,"message":"Odoo Session Expired","data":{"name":"odoo.http.SessionExpiredException","message":"Session expired"}}}"#
+            #"{"jsonrpc":"2.0","id":1,"error":{"code":100,"message":"Odoo Session Expired","#
+            + #""data":{"name":"odoo.http.SessionExpiredException","message":"Session expired"}}}"#
         let error = try #require(throws: OdooError.self) {
             try OdooWire.decodeJSONRPCResponse(status: 200, body: Array(body.utf8))
         }

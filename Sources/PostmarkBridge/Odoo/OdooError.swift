@@ -138,6 +138,7 @@ public struct OdooError: Error, Sendable, Equatable, CustomStringConvertible {
         return copy
     }
 
+    /// `text` on one line, blank lines dropped, shortened to ``maximumMessageLength`` characters.
     static func oneLine(_ text: String) -> String {
         let flattened = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }.joined(separator: " ")
