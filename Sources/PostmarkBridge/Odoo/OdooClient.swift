@@ -100,11 +100,10 @@ public struct OdooClientStatus: Sendable {
     /// How many times a configuration error was logged: once per new problem, not once per retry.
     public var configurationErrorReports: Int
 
-    /// Whether Odoo answers and accepts the bridge: a call succeeded, and no call failed since except for refusing
-    /// its records (a bad event does not make Odoo unready). The settings sync's periodic read keeps this fresh.
+    /// Whether Odoo answers and accepts the bridge: the last call succeeded or failed only because Odoo refused its
+    /// records (a bad event does not make Odoo unready). The settings sync's periodic read keeps this fresh.
     public var isHealthy: Bool {
-        guard lastSuccess != nil else { return false }
-        guard let lastError else { return true }
+        guard let lastError else { return lastSuccess != nil }
         return lastError.error.kind == .permanent
     }
 }
