@@ -383,6 +383,23 @@ struct InvalidCase: Sendable, CustomTestStringConvertible {
         #expect(next.path == "/b")
     }
 
+    @Test func emptyLinesAfterARequestLeaveTheParserIdle() throws {
+        var parser = HTTPParser()
+        #expect(parser.isIdle)
+        parser.append(bytes("POST / HTTP/1.1\r\nHost: b\r\nContent-Length: 1\r\n\r\nx\r\n"))
+        #expect(!parser.isIdle)
+
+        guard case .head? = try parser.next(), case .request? = try parser.next() else {
+            Issue.record("no request")
+            return
+        }
+        #expect(parser.isIdle)
+        parser.append(bytes("\r\n"))
+        #expect(parser.isIdle)
+        parser.append(bytes("G"))
+        #expect(!parser.isIdle)
+    }
+
     @Test func errorsAreSticky() {
         var parser = HTTPParser()
         parser.append(bytes("BAD\r\n\r\n"))

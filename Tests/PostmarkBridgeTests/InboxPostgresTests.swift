@@ -14,8 +14,10 @@ struct InboxPostgresTests {
             let row = try #require(
                 try connection.execute(
                     "SELECT $1::int4, $2::int8, $3::text, $4::timestamptz, $5::text, $6::float8, $7::bool, $8::text",
-                    [.int32(-42), .int64(1 << 40), .text("grüße 📨 \"quoted\""), .timestamp(date), .text(""),
-                        .double(2.5), .bool(true), .text(nil)]
+                    [
+                        .int32(-42), .int64(1 << 40), .text("grüße 📨 \"quoted\""), .timestamp(date), .text(""),
+                        .double(2.5), .bool(true), .text(nil),
+                    ]
                 ).rows.first
             )
 
@@ -216,16 +218,19 @@ final class LockedBox<Value>: @unchecked Sendable {
     private let lock = NSLock()
     private var stored: Value
 
+    /// Creates a box holding `value`.
     init(_ value: Value) {
         stored = value
     }
 
+    /// A copy of the value.
     var value: Value {
         lock.lock()
         defer { lock.unlock() }
         return stored
     }
 
+    /// Changes the value under the lock and returns what `body` returns.
     func mutate<R>(_ body: (inout Value) -> R) -> R {
         lock.lock()
         defer { lock.unlock() }

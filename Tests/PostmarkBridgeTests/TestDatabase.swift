@@ -35,7 +35,9 @@ final class TestDatabase: Sendable {
 
     /// Creates a new, empty database.
     init(statementTimeout: Duration = .seconds(30)) throws {
-        guard let url = Self.url else { throw InboxError(.connectionFailed, detail: "BRIDGE_TEST_DATABASE_URL is not set") }
+        guard let url = Self.url else {
+            throw InboxError(.connectionFailed, detail: "BRIDGE_TEST_DATABASE_URL is not set")
+        }
         let suffix = UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
         name = "pmb_test_\(suffix)"
         configuration = PostgresConfiguration(connectionString: url, statementTimeout: statementTimeout)
@@ -61,7 +63,8 @@ final class TestDatabase: Sendable {
 
     /// Drops the database, closing any connection still open to it.
     func drop() {
-        guard let url = Self.url, let admin = try? PostgresConnection(configuration: .init(connectionString: url)) else {
+        guard let url = Self.url, let admin = try? PostgresConnection(configuration: .init(connectionString: url))
+        else {
             return
         }
         defer { admin.close() }

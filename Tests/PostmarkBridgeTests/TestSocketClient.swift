@@ -155,6 +155,12 @@ final class TestSocketClient {
         (try? readUntilClosed()) != nil
     }
 
+    /// The socket descriptor.
+    var descriptor: Int32 { fd }
+
+    /// Whether bytes already read are waiting to be parsed.
+    var hasPendingBytes: Bool { !pending.isEmpty }
+
     /// Closes the client's socket.
     func close() {
         guard !isClosed else { return }
@@ -187,5 +193,15 @@ final class TestSocketClient {
         if errno == EAGAIN || errno == EWOULDBLOCK { throw TestSocketError.timedOut }
         if errno == EINTR { return }
         throw TestSocketError.closedByPeer
+    }
+}
+
+extension TestSocketClient {
+    /// Reads a response only if bytes are already waiting; returns `nil` at once otherwise.
+    func readResponseIfReady() throws -> TestHTTPResponse? {
+        var probe: UInt8 = 0
+        let count = recv(descriptor, &probe, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        guard count > 0 || hasPendingBytes else { return nil }
+        return try readResponse()
     }
 }

@@ -131,10 +131,11 @@ import Testing
         arguments: [
             ("", ""),
             ("token=s3cret", "token=REDACTED"),
-            ("a=1&token=s3cret&flag", "a=REDACTED&token=REDACTED&flag"),
+            ("a=1&token=s3cret&flag", "a=REDACTED&token=REDACTED&REDACTED"),
             ("token=a=b", "token=REDACTED"),
             ("&&token=x&", "&&token=REDACTED&"),
             ("s3cret-bare-value!", "REDACTED"),
+            ("s3cret", "REDACTED"),
             ("we%20ird=1", "REDACTED=REDACTED"),
             (String(repeating: "k", count: 40) + "=v", "REDACTED=REDACTED"),
         ]

@@ -177,4 +177,23 @@ import Testing
         #expect(delivery.recipient == "r@x")
         #expect(onlyOther.recipient == "e@x")
     }
+
+    @Test(
+        "trims any whitespace, quickly when there is none",
+        arguments: [
+            ("a@x", "a@x"), (" a@x", "a@x"), ("a@x\n", "a@x"), ("\u{00A0}a@x\u{2003}", "a@x"), ("\t \r\n", ""),
+            ("é", "é"), ("", ""),
+        ]
+    )
+    func trims(text: String, expected: String) {
+        #expect(text.trimmedWhitespace() == expected)
+    }
+
+    @Test(
+        "lowercases ASCII letters only",
+        arguments: [("ServerID", "serverid"), ("already", "already"), ("ÉCOLE-Ünï", "École-Ünï"), ("", "")]
+    )
+    func lowercases(text: String, expected: String) {
+        #expect(text.asciiLowercased() == expected)
+    }
 }

@@ -169,5 +169,8 @@ import Testing
         let missing = WebhookIntake.evaluate(Self.request(header: nil), directory: directory, now: Self.now)
         #expect(Self.errorCode(missing) == .missingCredentials)
         #expect(calls.withLock { $0 } == 2)
+        let scanner = WebhookIntake.evaluate(Self.request(id: "wp-admin"), directory: directory, now: Self.now)
+        #expect(Self.errorCode(scanner) == .unknownMailServer)
+        #expect(calls.withLock { $0 } == 2)
     }
 }

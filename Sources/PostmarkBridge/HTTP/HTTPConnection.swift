@@ -14,12 +14,19 @@ struct HTTPConnection {
 
     private let context: HTTPServerContext
     private let fd: Int32
+    private let wake: Int32
+    // Read once per connection: the level is set at start-up, and reading it takes the log sink's lock.
+    private let logsRequests: Bool
+    private var date = (second: -1, text: "")
     private var parser: HTTPParser
     private let readBuffer: UnsafeMutableRawBufferPointer
 
+    /// Prepares to serve `fd`, an accepted non-blocking socket the caller closes after ``run()``.
     init(context: HTTPServerContext, fd: Int32) {
         self.context = context
         self.fd = fd
+        wake = context.wakeDescriptor
+        logsRequests = context.logger.isEnabled(.debug)
         parser = HTTPParser(
             maxHeaderBytes: context.configuration.maxHeaderBytes, maxBodyBytes: context.configuration.maxBodyBytes)
         readBuffer = .allocate(byteCount: Self.readChunkBytes, alignment: 16)
@@ -83,8 +90,7 @@ struct HTTPConnection {
     }
 
     private mutating func receive(deadline: ContinuousClock.Instant, watchShutdown: Bool) -> ReceiveOutcome {
-        let wake = watchShutdown ? context.wakeDescriptor : nil
-        switch Socket.read(fd, into: readBuffer, deadline: deadline, wake: wake) {
+        switch Socket.read(fd, into: readBuffer, deadline: deadline, wake: watchShutdown ? wake : nil) {
         case .data(let count):
             parser.append(UnsafeRawBufferPointer(rebasing: readBuffer[..<count]))
             return .received
@@ -119,28 +125,39 @@ struct HTTPConnection {
         }
     }
 
-    private func reject(status: Int, code: String, started: ContinuousClock.Instant) {
+    private mutating func reject(status: Int, code: String, started: ContinuousClock.Instant) {
         let response = HTTPResponse.serverError(status: status, code: code)
-        let bytes = response.serialized(close: true)
+        let bytes = response.serialized(date: currentDate(), close: true)
         _ = Socket.write(fd, bytes, deadline: .now + context.configuration.writeTimeout)
         context.observer.responseSent(status: status, duration: started.duration(to: .now))
         context.logger.debug("request rejected", ["http.status": "\(status)", "http.error": code])
         lingeringClose()
     }
 
+    /// The `Date` header value, formatted at most once per second per connection (a shared cache would make
+    /// every response take a lock).
+    private mutating func currentDate() -> String {
+        let now = time(nil)
+        if date.second != now {
+            date = (now, HTTPDate.format(now))
+        }
+        return date.text
+    }
+
     @discardableResult
-    private func send(
+    private mutating func send(
         _ response: HTTPResponse, for head: HTTPRequestHead, close: Bool, started: ContinuousClock.Instant
     )
         -> Bool
     {
         let bytes = response.serialized(
-            close: close, keepAliveForHTTP10: !close && head.version.minor == 0, includeBody: head.method != "HEAD")
+            date: currentDate(), close: close, keepAliveForHTTP10: !close && head.version.minor == 0,
+            includeBody: head.method != "HEAD")
         let written = Socket.write(fd, bytes, deadline: .now + context.configuration.writeTimeout)
         let duration = started.duration(to: .now)
         context.observer.responseSent(status: response.status, duration: duration)
 
-        if context.logger.isEnabled(.debug) {
+        if logsRequests {
             let (seconds, attoseconds) = duration.components
             let micros = seconds * 1_000_000 + attoseconds / 1_000_000_000_000
             context.logger.debug(

@@ -57,6 +57,7 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
         fields.append(Field(name: name, value: value, lowercasedName: Self.lowercase(name)))
     }
 
+    /// Appends a field the parser already validated and lowercased.
     mutating func append(_ field: Field) {
         fields.append(field)
     }
@@ -66,6 +67,7 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
         fields.makeIterator()
     }
 
+    /// `name` in ASCII lowercase.
     static func lowercase(_ name: String) -> String {
         // Header names are ASCII tokens; avoiding Unicode case mapping keeps lookups cheap and locale-free.
         var utf8 = Array(name.utf8)
@@ -79,6 +81,7 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
 }
 
 extension String {
+    /// The string without leading and trailing spaces and tabs (HTTP's optional whitespace).
     func trimmingSpaces() -> String {
         var slice = Substring(self)
         while let first = slice.first, first == " " || first == "\t" { slice.removeFirst() }

@@ -72,12 +72,14 @@ public struct HTTPParser: Sendable {
     public mutating func append(_ bytes: some Sequence<UInt8>) {
         compactIfWorthwhile()
         buffer.append(contentsOf: bytes)
+        skipEmptyLinesBetweenRequests()
     }
 
     /// Adds received bytes from raw memory.
     public mutating func append(_ bytes: UnsafeRawBufferPointer) {
         compactIfWorthwhile()
         buffer.append(contentsOf: bytes)
+        skipEmptyLinesBetweenRequests()
     }
 
     /// Makes the body of the request whose head was just returned be read and thrown away: its
@@ -126,11 +128,17 @@ public struct HTTPParser: Sendable {
 
     // MARK: - Head
 
-    private mutating func parseHead() throws(HTTPServerError) -> HTTPRequestHead? {
-        // RFC 9112 §2.2: ignore empty lines before a request line (some clients send CRLF after a body).
+    /// RFC 9112 §2.2: empty lines before a request line are ignored (some clients send CRLF after a body).
+    /// Skipping them as they arrive keeps ``isIdle`` true, so they do not start the read timeout.
+    private mutating func skipEmptyLinesBetweenRequests() {
+        guard state == .head else { return }
         while buffer.count - index >= 2 && buffer[index] == .cr && buffer[index + 1] == .lf {
             index += 2
         }
+    }
+
+    private mutating func parseHead() throws(HTTPServerError) -> HTTPRequestHead? {
+        skipEmptyLinesBetweenRequests()
         let start = index
         scanOffset = max(scanOffset, start)
 
@@ -423,6 +431,7 @@ public struct HTTPParser: Sendable {
         bodyBytes = 0
         discardingBody = false
         state = .head
+        skipEmptyLinesBetweenRequests()
         scanOffset = index
         return .request(request)
     }

@@ -103,6 +103,7 @@ public struct HTTPRequestHead: Sendable {
         self.framing = framing
     }
 
+    /// Splits a request target into its path and raw query; an absolute-form target loses scheme and authority.
     static func splitTarget(_ target: String) -> (path: String, query: String?) {
         var rest = Substring(target)
 

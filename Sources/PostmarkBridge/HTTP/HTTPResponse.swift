@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -9,7 +8,7 @@ import Synchronization
 /// connection, `Connection: close`; framing headers set here (`Content-Length`, `Transfer-Encoding`,
 /// `Connection`) are replaced.
 public struct HTTPResponse: Sendable {
-    /// The status code.
+    /// The status code, from 200 to 599 (the server sends `100 Continue` itself).
     public var status: Int
     /// Extra header fields, in order. Fields whose name or value contains CR, LF or NUL are dropped.
     public var headers: [(String, String)]
@@ -79,10 +78,14 @@ public struct HTTPResponse: Sendable {
     /// The bytes on the wire: status line, headers with `Content-Length` (and `Connection` as asked), body.
     ///
     /// - Parameters:
+    ///   - date: The `Date` header value (an IMF-fixdate).
     ///   - close: Whether to announce `Connection: close`.
     ///   - keepAliveForHTTP10: Whether to announce `Connection: keep-alive` (for an HTTP/1.0 client that asked).
     ///   - includeBody: `false` for a `HEAD` request.
-    func serialized(close: Bool, keepAliveForHTTP10: Bool = false, includeBody: Bool = true) -> [UInt8] {
+    func serialized(
+        date: String = HTTPDate.format(time(nil)), close: Bool, keepAliveForHTTP10: Bool = false,
+        includeBody: Bool = true
+    ) -> [UInt8] {
         var head = "HTTP/1.1 \(status) \(Self.reasonPhrase(for: status))\r\n"
         for (name, value) in headers where Self.isSafe(name) && Self.isSafe(value) {
             switch HTTPHeaders.lowercase(name) {
@@ -90,8 +93,13 @@ public struct HTTPResponse: Sendable {
             default: head += "\(name): \(value)\r\n"
             }
         }
+        // RFC 9110 §8.6: no Content-Length (and no content) on 1xx, 204 and 304.
+        let hasContent = status >= 200 && status != 204 && status != 304
+        if hasContent {
+            head += "Content-Length: \(body.count)\r\n"
+        }
         if status >= 200 {
-            head += "Content-Length: \(body.count)\r\nDate: \(HTTPDate.current())\r\n"
+            head += "Date: \(date)\r\n"
         }
         if close {
             head += "Connection: close\r\n"
@@ -101,7 +109,7 @@ public struct HTTPResponse: Sendable {
         head += "\r\n"
 
         var bytes = Array(head.utf8)
-        if includeBody && status >= 200 {
+        if includeBody && hasContent {
             bytes.append(contentsOf: body)
         }
         return bytes
@@ -112,20 +120,9 @@ public struct HTTPResponse: Sendable {
     }
 }
 
-/// The IMF-fixdate for the `Date` header, formatted at most once per second.
+/// The IMF-fixdate of the `Date` header.
 enum HTTPDate {
-    private static let cache = Mutex<(second: Int, text: String)>((-1, ""))
-
-    static func current() -> String {
-        let now = time(nil)
-        return cache.withLock { cached in
-            if cached.second != now {
-                cached = (now, format(now))
-            }
-            return cached.text
-        }
-    }
-
+    /// `seconds` since the epoch as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
     static func format(_ seconds: Int) -> String {
         var t = time_t(seconds)
         var parts = tm()

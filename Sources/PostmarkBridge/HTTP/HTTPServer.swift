@@ -40,6 +40,9 @@ public final class HTTPServer: Sendable {
 
     /// Binds, listens and starts accepting on a background thread.
     ///
+    /// Also sets `SIGPIPE` to ignored for the process, so a client that goes away costs an error, not the
+    /// process. The server then runs until ``shutdown(gracePeriod:)``, whoever holds a reference to it.
+    ///
     /// - Returns: The bound port (the ephemeral one when the configured port is 0).
     /// - Throws: ``HTTPServerError`` with `invalidAddress`, `socketFailed`, `bindFailed`, `listenFailed` or
     ///   `alreadyStarted`.
@@ -87,18 +90,25 @@ final class HTTPServerContext: Sendable {
         var port: Int?
     }
 
+    /// Address, limits and timeouts.
     let configuration: HTTPServerConfiguration
+    /// The application.
     let responder: any HTTPResponder
+    /// Where lifecycle and per-request lines go.
     let logger: Logger
+    /// Where metrics go.
     let observer: any HTTPServerObserver
 
     private let state = Mutex(State())
     private let stopping = Atomic<Bool>(false)
-    private let wakePipe = Mutex<(read: Int32, write: Int32)>((-1, -1))
+    // Read on every wait of every connection: atomics, so connection threads never contend on a lock here.
+    private let wakeRead = Atomic<Int32>(-1)
+    private let wakeWrite = Atomic<Int32>(-1)
     private let acceptThread = DispatchGroup()
     private let connectionThreads = DispatchGroup()
     private let stopped = DispatchGroup()
 
+    /// Creates the shared state of a server that has not started.
     init(
         configuration: HTTPServerConfiguration, responder: any HTTPResponder, logger: Logger,
         observer: any HTTPServerObserver
@@ -110,21 +120,25 @@ final class HTTPServerContext: Sendable {
     }
 
     deinit {
-        let pipe = wakePipe.withLock { $0 }
-        if pipe.read >= 0 { close(pipe.read) }
-        if pipe.write >= 0 { close(pipe.write) }
+        let read = wakeRead.load(ordering: .acquiring)
+        let write = wakeWrite.load(ordering: .acquiring)
+        if read >= 0 { close(read) }
+        if write >= 0 { close(write) }
     }
 
     /// Whether shutdown has begun: responses from now on carry `Connection: close`.
     var isStopping: Bool { stopping.load(ordering: .relaxed) }
 
     /// The read end of the pipe that becomes readable when shutdown begins.
-    var wakeDescriptor: Int32 { wakePipe.withLock { $0.read } }
+    var wakeDescriptor: Int32 { wakeRead.load(ordering: .acquiring) }
 
+    /// The bound port once started.
     var boundPort: Int? { state.withLock { $0.port } }
 
+    /// The number of connections being served.
     var openConnections: Int { state.withLock { $0.connections.count } }
 
+    /// See ``HTTPServer/start()``.
     func start() throws(HTTPServerError) -> Int {
         let claimed = state.withLock { state in
             guard state.phase == .created else { return false }
@@ -149,7 +163,8 @@ final class HTTPServerContext: Sendable {
         guard pipe(&fds) == 0 else { throw HTTPServerError(.socketFailed, systemError: errno) }
         _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
         _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
-        wakePipe.withLock { $0 = (fds[0], fds[1]) }
+        wakeRead.store(fds[0], ordering: .releasing)
+        wakeWrite.store(fds[1], ordering: .releasing)
 
         let (listener, port) = try Socket.listen(
             host: configuration.host, port: configuration.port, backlog: configuration.backlog)
@@ -249,6 +264,7 @@ final class HTTPServerContext: Sendable {
         logger.debug("connection refused over the limit", ["http.max_connections": "\(configuration.maxConnections)"])
     }
 
+    /// See ``HTTPServer/shutdown(gracePeriod:)``.
     func shutdown(gracePeriod: Duration) {
         let first = state.withLock { state in
             switch state.phase {
@@ -268,7 +284,7 @@ final class HTTPServerContext: Sendable {
         }
 
         stopping.store(true, ordering: .relaxed)
-        let writer = wakePipe.withLock { $0.write }
+        let writer = wakeWrite.load(ordering: .acquiring)
         var byte: UInt8 = 1
         _ = Glibc.write(writer, &byte, 1)
         logger.info("shutting down", ["http.open_connections": "\(openConnections)"])
@@ -290,6 +306,7 @@ final class HTTPServerContext: Sendable {
         stopped.leave()
     }
 
+    /// See ``HTTPServer/waitUntilStopped()``.
     func waitUntilStopped() {
         stopped.wait()
     }

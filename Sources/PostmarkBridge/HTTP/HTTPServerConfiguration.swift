@@ -12,7 +12,7 @@ public struct HTTPServerConfiguration: Sendable {
     /// for a Postmark Bounce with `IncludeContent`.
     public var maxBodyBytes: Int
     /// How long a request may take to arrive, from its first byte to its last (headers and body), before the
-    /// server answers 408 and closes. Restarted after `100 Continue`. Default 30 s.
+    /// server answers 408 and closes. Restarted after `100 Continue`. Default 10 s.
     public var readTimeout: Duration
     /// How long a keep-alive connection may wait for its next request before it is closed without an answer.
     /// Default 60 s.
@@ -20,7 +20,7 @@ public struct HTTPServerConfiguration: Sendable {
     /// How long writing one response may take before the connection is dropped. Default 30 s.
     public var writeTimeout: Duration
     /// The most connections served at once; each has its own thread. Further connections are answered 503
-    /// with `Retry-After` and closed. Default 256.
+    /// with `Retry-After` and closed. Default 512.
     public var maxConnections: Int
     /// The `Retry-After` seconds sent with a 503 for connections over the limit. Default 1.
     public var retryAfterSeconds: Int
@@ -36,10 +36,10 @@ public struct HTTPServerConfiguration: Sendable {
         port: Int = 8080,
         maxHeaderBytes: Int = 16 * 1024,
         maxBodyBytes: Int = 10 * 1024 * 1024,
-        readTimeout: Duration = .seconds(30),
+        readTimeout: Duration = .seconds(10),
         idleTimeout: Duration = .seconds(60),
         writeTimeout: Duration = .seconds(30),
-        maxConnections: Int = 256,
+        maxConnections: Int = 512,
         retryAfterSeconds: Int = 1,
         backlog: Int = 1024,
         threadStackBytes: Int = 1 << 20

@@ -97,7 +97,8 @@ enum Socket {
         return fd
     }
 
-    /// Waits until `fd` (or `wake`, when given) is readable, or until `deadline`. Returns the ready descriptors.
+    /// Waits until `fd` (or `wake`, when given) is readable, or until `deadline`. Returns `nil` when `fd` is
+    /// readable (or hung up), else why the wait ended.
     static func waitReadable(_ fd: Int32, wake: Int32?, deadline: ContinuousClock.Instant) -> ReadResult? {
         while true {
             let remaining = ContinuousClock.now.duration(to: deadline)

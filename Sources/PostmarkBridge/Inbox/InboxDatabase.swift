@@ -8,6 +8,7 @@ import Foundation
 public final class InboxDatabase: Sendable {
     /// The connection the calls share.
     public let client: PostgresClient
+    private let queue = DispatchQueue(label: "postmark-bridge.inbox-database")
 
     /// Creates the database handle; it connects on first use.
     public init(configuration: PostgresConfiguration) {
@@ -34,10 +35,18 @@ public final class InboxDatabase: Sendable {
     }
 
     /// Runs `body` on the database's own dispatch queue, off Swift's cooperative threads.
+    ///
+    /// `body` calls the database's methods, which take the connection themselves, so this must not hold it:
+    /// the connection's lock is not reentrant.
     public func perform<T: Sendable>(_ body: @escaping @Sendable (InboxDatabase) throws(InboxError) -> T)
         async throws(InboxError) -> T
     {
-        try await client.perform { _ throws(InboxError) in try body(self) }
+        let result: Result<T, InboxError> = await withCheckedContinuation { continuation in
+            queue.async {
+                continuation.resume(returning: Result { () throws(InboxError) -> T in try body(self) })
+            }
+        }
+        return try result.get()
     }
 
     /// Closes the connection; later calls fail with `closed`.

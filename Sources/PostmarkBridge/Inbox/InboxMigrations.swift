@@ -81,7 +81,13 @@ public enum InboxMigrations {
     public static func migrate(_ connection: PostgresConnection, migrations: [Migration] = all) throws(InboxError)
         -> [Int]
     {
-        try connection.transaction { connection throws(InboxError) in
+        // Payloads are kept as text with their exact bytes, which only a UTF-8 database can promise.
+        let encoding = try connection.execute("SELECT current_setting('server_encoding')").rows.first?.string(0)
+        guard encoding == "UTF8" else {
+            throw InboxError(.migrationFailed, detail: "the inbox database must use the UTF8 encoding")
+        }
+
+        return try connection.transaction { connection throws(InboxError) in
             try connection.execute("SELECT pg_advisory_xact_lock($1)", [.int64(advisoryLockKey)])
             try connection.execute(
                 """
@@ -98,14 +104,15 @@ public enum InboxMigrations {
             for row in rows { applied.insert(try row.int(0) ?? 0) }
 
             var newlyApplied: [Int] = []
-            for migration in migrations.sorted(by: { $0.version < $1.version }) where !applied.contains(migration.version) {
+            for migration in migrations.sorted(by: { $0.version < $1.version })
+            where !applied.contains(migration.version) {
                 do throws(InboxError) {
                     for statement in migration.statements { try connection.execute(statement) }
                     try connection.execute(
                         "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
                         [.int32(Int32(migration.version)), .text(migration.name)]
                     )
-                } catch where !error.breaksConnection {
+                } catch  where !error.breaksConnection {
                     throw InboxError(
                         .migrationFailed,
                         sqlState: error.sqlState,

@@ -49,7 +49,7 @@ enum InboxStatements {
             .textArray(bytes: sorted.map(\.payload)),
         ]
 
-        let rows = try connection.execute(insertBatch, binds).rows
+        let rows = try connection.execute(prepared: "inbox_insert_batch", insertBatch, binds).rows
         var outcomes: [String: InboxStore.StoreOutcome] = [:]
         for row in rows {
             guard let key = try row.string(0) else { continue }

@@ -60,13 +60,13 @@ public final class InboxStore: @unchecked Sendable {
 
     /// One committed batch, as reported to ``Observer/batchCommitted``.
     public struct BatchReport: Sendable, Equatable {
-        /// Events in the batch.
+        /// Events in the batch (callers served by its one commit).
         public var size: Int
         /// Events newly stored.
         public var stored: Int
-        /// Events recognised as duplicates.
+        /// Events recognised as duplicates, of an earlier row or of an event earlier in the batch.
         public var duplicates: Int
-        /// Time from sending the statement to its commit.
+        /// Time from taking the batch to its commit.
         public var duration: Duration
     }
 
@@ -105,20 +105,28 @@ public final class InboxStore: @unchecked Sendable {
 
     /// The settings the store runs with.
     public let configuration: Configuration
+    /// The metrics hooks.
     let observer: Observer
+    /// Where the writers report connection loss and recovery.
     let logger: Logger
 
-    // Everything below is guarded by `condition`'s lock; writers wait on it for work, and for the reconnect delay.
+    /// Guards the properties below; writers wait on it for work, and for the delay before reconnecting.
     let condition = NSCondition()
+    /// Callers waiting for a writer, oldest first, from `waitingHead` on (taken entries are dropped lazily).
     var waiting: [Waiter] = []
+    /// Index of the oldest entry of `waiting` not yet taken by a writer.
     var waitingHead = 0
+    /// False while PostgreSQL is known to be unreachable: calls then fail at once.
     var available = true
+    /// Set by ``close()``.
     var isClosed = false
+    /// The running totals behind ``statistics``.
     var totals = Statistics()
     private let writersDone = DispatchGroup()
 
     /// Creates the store and starts its writer threads; they connect when the first batch arrives.
-    public init(configuration: Configuration, observer: Observer = Observer(), logger: Logger = Logger(label: "inbox")) {
+    public init(configuration: Configuration, observer: Observer = Observer(), logger: Logger = Logger(label: "inbox"))
+    {
         self.configuration = configuration
         self.observer = observer
         self.logger = logger
@@ -299,12 +307,16 @@ public final class InboxStore: @unchecked Sendable {
 
 /// One caller of ``InboxStore/store(_:)`` waiting for its batch.
 final class Waiter: @unchecked Sendable {
+    /// The event to store.
     let event: InboxEvent
+    /// Signalled once `result` is set.
     let semaphore = DispatchSemaphore(value: 0)
-    // Written under the store's lock before `semaphore` is signalled.
+    /// The outcome; written under the store's lock before `semaphore` is signalled.
     var result: Result<InboxStore.StoreOutcome, InboxError>?
+    /// Set when the caller gave up waiting, so that a writer skips the event.
     var isAbandoned = false
 
+    /// Creates a waiter for `event`.
     init(event: InboxEvent) {
         self.event = event
     }

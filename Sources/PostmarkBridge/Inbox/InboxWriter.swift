@@ -3,9 +3,11 @@ import Foundation
 /// One writer thread of an ``InboxStore``: takes batches, commits them on its own connection, and reconnects
 /// with backoff when PostgreSQL goes away.
 struct InboxWriter {
+    /// The store whose batches this writer commits.
     let store: InboxStore
     private var connection: PostgresConnection?
 
+    /// Creates a writer; it connects when its first batch arrives.
     init(store: InboxStore) {
         self.store = store
     }
@@ -28,6 +30,7 @@ struct InboxWriter {
             events.append(waiter.event)
         }
 
+        let started = ContinuousClock.now
         let outcomes: [Result<InboxStore.StoreOutcome, InboxError>]
         switch insert(events) {
         case .success(let results):
@@ -46,6 +49,19 @@ struct InboxWriter {
             guard !seen.insert(key).inserted else { return (waiter, outcome) }
             return (waiter, outcome.map { if case .stored(let id) = $0 { .duplicate(id) } else { $0 } })
         }
+
+        let stored = results.count { if case .success(.stored) = $0.1 { true } else { false } }
+        let duplicates = results.count { if case .success(.duplicate) = $0.1 { true } else { false } }
+        if stored + duplicates > 0 {
+            store.recordBatch(
+                .init(
+                    size: batch.count,
+                    stored: stored,
+                    duplicates: duplicates,
+                    duration: ContinuousClock.now - started
+                )
+            )
+        }
         store.finish(results)
     }
 
@@ -59,19 +75,8 @@ struct InboxWriter {
                 retried = true
             }
 
-            let started = ContinuousClock.now
             do throws(InboxError) {
-                let outcomes = try InboxStatements.insert(events, on: connection!)
-                let duplicates = outcomes.count { if case .duplicate = $0 { true } else { false } }
-                store.recordBatch(
-                    .init(
-                        size: events.count,
-                        stored: events.count - duplicates,
-                        duplicates: duplicates,
-                        duration: ContinuousClock.now - started
-                    )
-                )
-                return .success(outcomes)
+                return .success(try InboxStatements.insert(events, on: connection!))
             } catch {
                 if error.breaksConnection {
                     connection?.close()
@@ -119,7 +124,12 @@ struct InboxWriter {
 
     private func markUnavailable(_ error: InboxError) {
         if store.setAvailable(false) {
-            store.logger.warning("inbox unreachable, answering unavailable until it is back", ["error": "\(error)"])
+            // Only connection errors get here: libpq's message names host, user and cause, never the password or a
+            // statement's values, and the operator needs it.
+            store.logger.warning(
+                "inbox unreachable, answering unavailable until it is back",
+                ["error.code": error.code.rawValue, "error.detail": error.detail ?? ""]
+            )
         }
     }
 }

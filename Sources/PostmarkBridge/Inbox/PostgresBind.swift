@@ -51,7 +51,8 @@ public struct PostgresBind: Sendable, Equatable {
 
     /// A `timestamptz`, to the microsecond, or `NULL`.
     public static func timestamp(_ value: Date?) -> PostgresBind {
-        PostgresBind(typeOID: PostgresType.timestamptz, bytes: value.map { bigEndianBytes(microseconds(since2000: $0)) })
+        PostgresBind(
+            typeOID: PostgresType.timestamptz, bytes: value.map { bigEndianBytes(microseconds(since2000: $0)) })
     }
 
     /// An `int4[]`.
@@ -102,6 +103,7 @@ public struct PostgresBind: Sendable, Equatable {
         return PostgresBind(typeOID: arrayOID, bytes: bytes)
     }
 
+    /// The value's bytes in network (big-endian) order, as PostgreSQL's binary format wants them.
     static func bigEndianBytes<T: FixedWidthInteger>(_ value: T) -> [UInt8] {
         withUnsafeBytes(of: value.bigEndian) { Array($0) }
     }

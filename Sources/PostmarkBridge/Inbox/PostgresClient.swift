@@ -40,7 +40,7 @@ public final class PostgresClient: @unchecked Sendable {
 
         do {
             return try body(connection!)
-        } catch where error.breaksConnection || connection?.isHealthy != true {
+        } catch  where error.breaksConnection || connection?.isHealthy != true {
             connection?.close()
             connection = nil
             guard reused, error.code == .connectionLost else { throw error }

@@ -14,6 +14,7 @@ import Foundation
 public final class PostgresConnection {
     private var handle: OpaquePointer?
     private let statementTimeout: Duration
+    private var preparedNames: Set<String> = []
 
     /// Opens a connection.
     /// - Throws: ``InboxError/Code/connectionFailed`` with libpq's message in the debug description.
@@ -39,6 +40,8 @@ public final class PostgresConnection {
         }
         // libpq prints server notices (such as "relation already exists, skipping") to stderr by default.
         PQsetNoticeProcessor(connection, { _, _ in }, nil)
+        // Non-blocking sends let a statement's deadline cover writing its parameters too (see `send`).
+        PQsetnonblocking(connection, 1)
         handle = connection
     }
 
@@ -82,9 +85,43 @@ public final class PostgresConnection {
     {
         guard let handle else { throw InboxError.closed }
 
-        try send(handle, sql, binds)
+        let deadline = ContinuousClock.now + (timeout ?? statementTimeout)
+        try send(handle, binds, until: deadline) { values, lengths, formats in
+            PQsendQueryParams(
+                handle, sql, Int32(binds.count), binds.map { Oid($0.typeOID) }, values, lengths, formats, 1)
+        }
+        return try collect(handle, until: deadline)
+    }
+
+    /// Runs a statement prepared once per connection under `name`, saving the server from parsing and planning it
+    /// again on each call; for hot statements.
+    ///
+    /// The first call on a connection prepares `sql` with the types of `binds`; later calls must pass the same
+    /// `sql` and types under that name.
+    @discardableResult
+    public func execute(prepared name: String, _ sql: String, _ binds: [PostgresBind], timeout: Duration? = nil)
+        throws(InboxError) -> PostgresResult
+    {
+        guard let handle else { throw InboxError.closed }
 
         let deadline = ContinuousClock.now + (timeout ?? statementTimeout)
+        if !preparedNames.contains(name) {
+            try send(handle, [], until: deadline) { _, _, _ in
+                PQsendPrepare(handle, name, sql, Int32(binds.count), binds.map { Oid($0.typeOID) })
+            }
+            _ = try collect(handle, until: deadline)
+            preparedNames.insert(name)
+        }
+        try send(handle, binds, until: deadline) { values, lengths, formats in
+            PQsendQueryPrepared(handle, name, Int32(binds.count), values, lengths, formats, 1)
+        }
+        return try collect(handle, until: deadline)
+    }
+
+    /// Reads every result of the statement in flight; returns the first error, or else the last result.
+    private func collect(_ handle: OpaquePointer, until deadline: ContinuousClock.Instant) throws(InboxError)
+        -> PostgresResult
+    {
         var outcome: Result<PostgresResult, InboxError>?
         while true {
             try awaitResult(handle, until: deadline)
@@ -115,32 +152,56 @@ public final class PostgresConnection {
         }
     }
 
-    private func send(_ handle: OpaquePointer, _ sql: String, _ binds: [PostgresBind]) throws(InboxError) {
-        let types = binds.map { Oid($0.typeOID) }
+    /// Queues the statement and flushes it to the server; the connection is non-blocking, so a server that stops
+    /// reading cannot block this thread past the deadline.
+    private func send(
+        _ handle: OpaquePointer,
+        _ binds: [PostgresBind],
+        until deadline: ContinuousClock.Instant,
+        _ queue: ([UnsafePointer<CChar>?], [Int32], [Int32]) -> Int32
+    ) throws(InboxError) {
         let lengths = binds.map { Int32($0.bytes?.count ?? 0) }
         let formats = [Int32](repeating: 1, count: binds.count)
 
         // libpq copies the parameters into its output buffer before returning, so the pointers only need to live
         // for this call.
-        let sent = Self.withPointers(binds.map(\.bytes)) { pointers in
-            PQsendQueryParams(handle, sql, Int32(binds.count), types, pointers, lengths, formats, 1)
+        let queued = Self.withPointers(binds.map(\.bytes)) { pointers in queue(pointers, lengths, formats) }
+        guard queued == 1 else { throw lostConnection(handle) }
+
+        while true {
+            let flushed = PQflush(handle)
+            if flushed == 0 { return }
+            if flushed < 0 { throw lostConnection(handle) }
+            // The server may be sending (notices, an early error) while we write: read as well, or both sides stall.
+            let ready = try poll(handle, events: Int16(POLLIN | POLLOUT), until: deadline)
+            if ready & Int16(POLLIN) != 0 && PQconsumeInput(handle) == 0 { throw lostConnection(handle) }
         }
-        guard sent == 1 else { throw lostConnection(handle) }
     }
 
-    /// Waits until a whole result is buffered, or the deadline passes (then cancels and closes).
-    private func awaitResult(_ handle: OpaquePointer, until deadline: ContinuousClock.Instant) throws(InboxError) {
-        while PQisBusy(handle) == 1 {
+    /// Waits until the socket is ready for `events`; returns the ready events, or throws `timedOut` (after cancelling
+    /// the statement and closing the connection) once the deadline has passed.
+    private func poll(_ handle: OpaquePointer, events: Int16, until deadline: ContinuousClock.Instant)
+        throws(InboxError) -> Int16
+    {
+        while true {
             let remaining = deadline - ContinuousClock.now
             guard remaining > .zero else {
                 cancelAndClose(handle)
                 throw InboxError(.timedOut, detail: "statement exceeded its timeout")
             }
             let milliseconds = Int32(min(remaining / .milliseconds(1), 60_000).rounded(.up))
-            var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
-            let ready = poll(&descriptor, 1, milliseconds)
+            var descriptor = pollfd(fd: PQsocket(handle), events: events, revents: 0)
+            let ready = Glibc.poll(&descriptor, 1, milliseconds)
             if ready < 0 && errno != EINTR { throw lostConnection(handle) }
-            if ready > 0 && PQconsumeInput(handle) == 0 { throw lostConnection(handle) }
+            if ready > 0 { return descriptor.revents }
+        }
+    }
+
+    /// Waits until a whole result is buffered, or the deadline passes (then cancels and closes).
+    private func awaitResult(_ handle: OpaquePointer, until deadline: ContinuousClock.Instant) throws(InboxError) {
+        while PQisBusy(handle) == 1 {
+            _ = try poll(handle, events: Int16(POLLIN), until: deadline)
+            if PQconsumeInput(handle) == 0 { throw lostConnection(handle) }
         }
     }
 
@@ -175,7 +236,8 @@ public final class PostgresConnection {
 
         let columnCount = Int(PQnfields(result))
         let columns = (0..<columnCount).map { index in
-            PostgresResult.Column(name: message(PQfname(result, Int32(index))), typeOID: UInt32(PQftype(result, Int32(index))))
+            PostgresResult.Column(
+                name: message(PQfname(result, Int32(index))), typeOID: UInt32(PQftype(result, Int32(index))))
         }
         let rowCount = Int(PQntuples(result))
         var rows: [PostgresRow] = []
@@ -229,7 +291,3 @@ public final class PostgresConnection {
 }
 
 private let emptyValue: StaticString = ""
-
-extension PostgresResult {
-    static let empty = PostgresResult(columns: [], rows: [], affectedRows: 0)
-}

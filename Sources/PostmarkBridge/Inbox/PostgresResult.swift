@@ -56,7 +56,9 @@ public struct PostgresRow: Sendable {
     /// The cell as a `bool`, or `nil` when `NULL`.
     public func bool(_ index: Int) throws(InboxError) -> Bool? {
         guard let bytes = cells[index] else { return nil }
-        guard columns[index].typeOID == PostgresType.bool, bytes.count == 1 else { throw mismatch(index, expected: "bool") }
+        guard columns[index].typeOID == PostgresType.bool, bytes.count == 1 else {
+            throw mismatch(index, expected: "bool")
+        }
         return bytes[0] != 0
     }
 
@@ -69,7 +71,9 @@ public struct PostgresRow: Sendable {
         switch columns[index].typeOID {
         case PostgresType.text, PostgresType.varchar, 18, 19, 1042, 114, 3802:
             // jsonb's binary form is a version byte followed by the text.
-            if columns[index].typeOID == 3802, bytes.first == 1 { return String(decoding: bytes.dropFirst(), as: UTF8.self) }
+            if columns[index].typeOID == 3802, bytes.first == 1 {
+                return String(decoding: bytes.dropFirst(), as: UTF8.self)
+            }
             return String(decoding: bytes, as: UTF8.self)
         default:
             throw mismatch(index, expected: "text")

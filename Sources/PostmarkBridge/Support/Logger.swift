@@ -119,9 +119,11 @@ public final class LogSink: Sendable {
     }
 
     private let settings = Mutex(Settings())
+    // Read on every log call from every connection thread, so it is an atomic rather than behind the mutex.
+    private let minimumLevel = Atomic<Int>(Logger.Level.info.rawValue)
 
     /// The lowest level written.
-    public var level: Logger.Level { settings.withLock { $0.level } }
+    public var level: Logger.Level { Logger.Level(rawValue: minimumLevel.load(ordering: .relaxed)) ?? .info }
 
     /// Sets the level and format; called once from configuration.
     public func configure(level: Logger.Level, format: Logger.Format) {
@@ -129,6 +131,7 @@ public final class LogSink: Sendable {
             $0.level = level
             $0.format = format
         }
+        minimumLevel.store(level.rawValue, ordering: .relaxed)
     }
 
     /// Sends rendered lines to `capture` instead of stderr (tests use it to assert what is and is not logged).

@@ -77,7 +77,7 @@ public enum EventClassifier {
             return EventClassification(kind: .unknown, state: .unknown, note: "The payload has no RecordType.")
         }
 
-        switch recordType.lowercased() {
+        switch recordType.asciiLowercased() {
         case "delivery": return EventClassification(kind: .delivery, state: .delivered)
         case "open": return EventClassification(kind: .open, state: .opened)
         case "click": return EventClassification(kind: .click, state: .clicked)
@@ -108,7 +108,7 @@ public enum EventClassifier {
         guard let type else {
             return EventClassification(kind: .bounce, state: .unknown, note: "Bounce without a Type.")
         }
-        guard let state = bounceStates[type.lowercased()] else {
+        guard let state = bounceStates[type.asciiLowercased()] else {
             return EventClassification(
                 kind: .bounce,
                 state: .unknown,
@@ -123,7 +123,7 @@ public enum EventClassifier {
         if suppressSending == false {
             return EventClassification(kind: .subscriptionChange, state: .subscribed)
         }
-        switch reason?.lowercased() {
+        switch reason?.asciiLowercased() {
         case "hardbounce": return EventClassification(kind: .subscriptionChange, state: .bounced)
         case "spamcomplaint": return EventClassification(kind: .subscriptionChange, state: .spamComplaint)
         default: return EventClassification(kind: .subscriptionChange, state: .unsubscribed)

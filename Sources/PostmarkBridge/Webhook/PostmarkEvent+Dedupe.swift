@@ -35,7 +35,7 @@ extension PostmarkEvent {
             return prefix + (isPlain ? "trace:\(trace)" : "trace-sha256:\(SHA256.hexDigest(trace))")
         }
         if let parts = naturalKeyParts() {
-            return prefix + "key:" + SHA256.hexDigest(JSONValue.array(parts).serialized())
+            return prefix + "key:" + SHA256.hexDigest(Self.keyMaterial(parts))
         }
         return prefix + "body:" + SHA256.hexDigest(body.serialized())
     }
@@ -61,34 +61,47 @@ extension PostmarkEvent {
 
     /// A trace id header trimmed, or `nil` when absent or blank.
     public static func normalizedTraceID(_ traceID: String?) -> String? {
-        guard let trimmed = traceID?.trimmingCharacters(in: .whitespaces), !trimmed.isEmpty else { return nil }
+        guard let trimmed = traceID?.trimmedWhitespace(), !trimmed.isEmpty else { return nil }
         return trimmed
     }
 
     /// The parts of the record type's natural key (reference §4.3), or `nil` when it has none or one of its
-    /// required parts is missing. Timestamps are taken as sent, so precision beyond `Date` still tells events apart.
-    func naturalKeyParts() -> [JSONValue]? {
-        func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
-        func flag(_ value: Bool?) -> JSONValue { value.map(JSONValue.bool) ?? .null }
+    /// required parts is missing; optional parts may be `nil`. Each record type has a fixed list, so positions
+    /// never shift. Timestamps are taken as sent, so precision beyond `Date` still tells events apart.
+    func naturalKeyParts() -> [String?]? {
+        func flag(_ value: Bool?) -> String? { value.map { $0 ? "true" : "false" } }
 
         switch kind {
         case .bounce, .spamComplaint:
             guard let bounceID else { return nil }
-            return [.string(bounceID), text(messageID), text(recipient), text(bounceType), text(eventTimeText)]
+            return [bounceID, messageID, recipient, bounceType, eventTimeText]
         case .delivery:
             guard let messageID, let recipient, let eventTimeText else { return nil }
-            return [.string(messageID), .string(recipient), .string(eventTimeText)]
+            return [messageID, recipient, eventTimeText]
         case .open:
             guard let messageID, let recipient, let eventTimeText else { return nil }
-            return [.string(messageID), .string(recipient), .string(eventTimeText), flag(firstOpen)]
+            return [messageID, recipient, eventTimeText, flag(firstOpen)]
         case .click:
             guard let messageID, let recipient, let originalLink else { return nil }
-            return [.string(messageID), .string(recipient), .string(originalLink)]
+            return [messageID, recipient, originalLink]
         case .subscriptionChange:
             guard let recipient, let eventTimeText else { return nil }
-            return [.string(recipient), text(messageStream), .string(eventTimeText), flag(suppressSending)]
+            return [recipient, messageStream, eventTimeText, flag(suppressSending)]
         case .inbound, .unknown:
             return nil
         }
+    }
+
+    /// An unambiguous encoding of key parts: each is `<byte count>:<text>;`, or `~;` when absent.
+    static func keyMaterial(_ parts: [String?]) -> String {
+        var material = ""
+        for part in parts {
+            if let part {
+                material += "\(part.utf8.count):\(part);"
+            } else {
+                material += "~;"
+            }
+        }
+        return material
     }
 }

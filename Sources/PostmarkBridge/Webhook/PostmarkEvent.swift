@@ -108,7 +108,7 @@ public struct PostmarkEvent: Sendable, Equatable {
             bounceType: bounceType,
             suppressSending: suppressSending,
             suppressionReason: suppressionReason,
-            isInboundMessage: EventClassifier.looksLikeInboundMessage(keys: fields.foldedKeys),
+            isInboundMessage: recordType == nil && EventClassifier.looksLikeInboundMessage(keys: fields.foldedKeys),
             isEmpty: members.isEmpty
         )
         let isBounceLike = classification.kind == .bounce || classification.kind == .spamComplaint
@@ -187,9 +187,17 @@ private struct Fields {
     init(_ members: [String: JSONValue]) {
         exact = members
         var folded: [String: JSONValue] = [:]
-        // Sorted so that two keys differing only in case resolve the same way on every run.
-        for key in members.keys.sorted() where folded[key.lowercased()] == nil {
-            folded[key.lowercased()] = members[key]
+        folded.reserveCapacity(members.count)
+        for (key, value) in members {
+            let lowered = key.asciiLowercased()
+            guard folded[lowered] != nil else {
+                folded[lowered] = value
+                continue
+            }
+            // Two keys differing only in case (rare): the smallest spelling wins, the same way on every run.
+            if let smallest = members.keys.filter({ $0.asciiLowercased() == lowered }).min() {
+                folded[lowered] = members[smallest]
+            }
         }
         self.folded = folded
     }
@@ -197,12 +205,12 @@ private struct Fields {
     /// The object's keys, lowercased.
     var foldedKeys: Set<String> { Set(folded.keys) }
 
-    func value(_ key: String) -> JSONValue? { exact[key] ?? folded[key.lowercased()] }
+    func value(_ key: String) -> JSONValue? { exact[key] ?? folded[key.asciiLowercased()] }
 
     /// A non-blank string, trimmed.
     func string(_ key: String) -> String? {
         guard case .string(let text)? = value(key) else { return nil }
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = text.trimmedWhitespace()
         return trimmed.isEmpty ? nil : trimmed
     }
 

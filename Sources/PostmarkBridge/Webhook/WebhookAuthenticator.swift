@@ -59,7 +59,7 @@ public enum WebhookAuthenticator {
         if let authorization, let password = basicPassword(authorization) {
             presented.append(PresentedCredential(method: .basic, token: password ?? ""))
         }
-        if let token = tokenHeader?.trimmingCharacters(in: .whitespaces), !token.isEmpty {
+        if let token = tokenHeader?.trimmedWhitespace(), !token.isEmpty {
             presented.append(PresentedCredential(method: .header, token: token))
         }
         if let query, let token = firstQueryValue(named: "token", in: query), !token.isEmpty {
@@ -108,24 +108,27 @@ public enum WebhookAuthenticator {
     }
 
     /// A query string fit for logs: every value becomes `REDACTED`; names stay when they are plain
-    /// (`[A-Za-z0-9._-]`, at most 32 characters), else become `REDACTED` too.
+    /// (`[A-Za-z0-9._-]`, at most 32 characters), else become `REDACTED` too, as does a parameter without `=`.
     ///
-    /// `a=1&token=s3cret&flag` gives `a=REDACTED&token=REDACTED&flag`.
+    /// `a=1&token=s3cret&flag` gives `a=REDACTED&token=REDACTED&REDACTED`.
     public static func redactQuery(_ query: String) -> String {
         guard !query.isEmpty else { return query }
         return query.split(separator: "&", omittingEmptySubsequences: false).map { parameter -> String in
             let parts = parameter.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = isPlainName(parts[0]) ? String(parts[0]) : "REDACTED"
-            return parts.count == 2 ? "\(name)=REDACTED" : name
+            // A parameter without `=` may itself be a secret pasted in the wrong place.
+            guard parts.count == 2 else { return parameter.isEmpty ? "" : "REDACTED" }
+            return (isPlainName(parts[0]) ? String(parts[0]) : "REDACTED") + "=REDACTED"
         }.joined(separator: "&")
     }
 
     /// The password of a Basic `Authorization` value: `nil` when the scheme is not Basic, `.some(nil)` when it is
     /// Basic but not a base64 `user:password`.
     static func basicPassword(_ authorization: String) -> String?? {
-        let trimmed = authorization.trimmingCharacters(in: .whitespaces)
-        guard let space = trimmed.firstIndex(of: " "), trimmed[..<space].lowercased() == "basic" else { return nil }
-        var encoded = trimmed[trimmed.index(after: space)...].trimmingCharacters(in: .whitespaces)
+        let trimmed = authorization.trimmedWhitespace()
+        guard let space = trimmed.firstIndex(of: " "), trimmed[..<space].asciiLowercased() == "basic" else {
+            return nil
+        }
+        var encoded = trimmed[trimmed.index(after: space)...].trimmedWhitespace()
         // Some clients drop the base64 padding.
         while encoded.utf8.count % 4 != 0 { encoded += "=" }
         guard let data = Data(base64Encoded: encoded),

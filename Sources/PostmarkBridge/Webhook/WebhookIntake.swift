@@ -105,16 +105,19 @@ public enum WebhookIntake {
         return .accept(inboxEvent, event, via: method)
     }
 
-    /// Decides one request, looking its server up in `directory`; an unknown server or a refused token raises
-    /// the directory's rate-limited "unrecognised" signal so the Odoo sync can refresh early.
+    /// Decides one request, looking its server up in `directory`; an unknown (numeric) server id or a refused token
+    /// raises the directory's rate-limited "unrecognised" signal so the Odoo sync can refresh early.
     public static func evaluate(
         _ request: WebhookRequest,
         directory: ServerDirectory,
         now: Date
     ) -> WebhookDecision {
-        let server = mailServerID(request.mailServerID).flatMap(directory.settings(for:))
-        let result = evaluate(request, server: server, now: now)
-        if case .reject(let error) = result, error.code == .unknownMailServer || error.code == .invalidCredentials {
+        let id = mailServerID(request.mailServerID)
+        let result = evaluate(request, server: id.flatMap(directory.settings(for:)), now: now)
+        // A path that is no id at all is a scanner, not a server Odoo may just have added.
+        if case .reject(let error) = result, id != nil,
+            error.code == .unknownMailServer || error.code == .invalidCredentials
+        {
             directory.noteUnrecognised()
         }
         return result
@@ -131,13 +134,15 @@ public enum WebhookIntake {
     /// Whether a Content-Type value is acceptable for a webhook body (see the type's policy).
     public static func isJSONContentType(_ value: String?) -> Bool {
         guard let value else { return true }
-        let parts = value.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        if value == "application/json" || value == "application/json; charset=utf-8" { return true }
+
+        let parts = value.split(separator: ";").map { $0.trimmedWhitespace().asciiLowercased() }
         guard let mediaType = parts.first, !mediaType.isEmpty else { return true }
         guard mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
         else { return false }
 
         for parameter in parts.dropFirst() {
-            let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmedWhitespace() }
             guard pair.count == 2, pair[0] == "charset" else { continue }
             let charset = pair[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
             if charset != "utf-8" && charset != "utf8" { return false }

@@ -1,0 +1,1 @@
+from . import ir_mail_server, mail_mail, postmark_notification
