@@ -91,6 +91,7 @@ final class FakeOdoo: HTTPResponder {
     private let state = Mutex(State())
     private let contractFields: Set<String>
     private let contractStates: Set<String>
+    private let contractWrittenFields: Set<String>
 
     /// Creates the fake and starts it on a free port.
     init(version: Version = .odoo18) throws {
@@ -98,6 +99,9 @@ final class FakeOdoo: HTTPResponder {
         let contract = try FakeOdoo.contract()
         contractFields = Set(contract["notification"]?["fields_sent_by_bridge"]?.objectValue?.keys.map { $0 } ?? [])
         contractStates = Set(contract["notification"]?["states"]?.objectValue?.keys.map { $0 } ?? [])
+        contractWrittenFields = Set(
+            contract["mail_server"]?["fields_written_by_bridge"]?.objectValue?.keys.map { $0 } ?? []
+        )
         addMailServer(id: 1, name: "Postmark", token: "verify-token-1")
         try start()
     }
@@ -504,11 +508,16 @@ final class FakeOdoo: HTTPResponder {
             let reports = arguments["reports"]?.arrayValue?.compactMap(\.objectValue) ?? []
             try state.withLock { state in
                 for report in reports {
-                    guard let id = report["id"]?.odooID, state.mailServers[id] != nil else {
-                        throw Raised(
-                            name: "odoo.exceptions.MissingError", message: "Record does not exist or has been deleted.",
-                            status: 404)
+                    let unknown = report.keys.filter { $0 != "id" && !contractWrittenFields.contains($0) }.sorted()
+                    if !unknown.isEmpty {
+                        throw Raised.validation("Fields the bridge may not write: \(unknown.joined(separator: ", "))")
                     }
+                    guard let id = report["id"]?.odooID, state.mailServers[id] != nil else {
+                        throw Raised.validation("No mail server \(report["id"]?.odooID ?? 0).")
+                    }
+                }
+                for report in reports {
+                    guard let id = report["id"]?.odooID else { continue }
                     for (key, value) in report where key != "id" { state.mailServers[id]?[key] = value }
                 }
                 state.reports += reports
@@ -556,8 +565,9 @@ final class FakeOdoo: HTTPResponder {
                 if let key = vals["dedupe_key"]?.stringValue { state.timesSent[key, default: 0] += 1 }
             }
             for vals in values {
-                if let unknown = vals.keys.first(where: { !contractFields.contains($0) }) {
-                    throw Raised.valueError("Invalid field '\(unknown)' on model 'postmark.notification'")
+                let unknown = vals.keys.filter { !contractFields.contains($0) }.sorted()
+                if !unknown.isEmpty {
+                    throw Raised.validation("Fields not accepted from the bridge: \(unknown.joined(separator: ", "))")
                 }
                 guard let key = vals["dedupe_key"]?.odooNonEmptyString else {
                     throw Raised.validation(

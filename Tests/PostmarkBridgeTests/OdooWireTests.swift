@@ -48,6 +48,8 @@ import Testing
             ("odoo.exceptions.AccessDenied", "Access Denied", OdooError.Code.accessDenied),
             ("odoo.exceptions.AccessError", "You are not allowed to create 'Postmark Notification'", .accessError),
             ("odoo.exceptions.ValidationError", "The operation cannot be completed: duplicate key", .validation),
+            ("odoo.exceptions.ValidationError", "Fields not accepted from the bridge: geo_city", .addonOutdated),
+            ("odoo.exceptions.ValidationError", "Fields the bridge may not write: name", .addonOutdated),
             ("odoo.exceptions.UserError", "The mail server is archived", .userError),
             ("odoo.exceptions.UserError", "Object postmark.notification doesn't exist", .addonMissing),
             ("odoo.exceptions.MissingError", "Record does not exist or has been deleted.", .missingRecord),
