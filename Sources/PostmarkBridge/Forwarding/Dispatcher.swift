@@ -20,7 +20,8 @@ public final class Dispatcher: Sendable {
         public var batchSize: Int
         /// Batches in flight at once in this process.
         public var concurrentBatches: Int
-        /// How long a claimed batch stays invisible to other dispatchers.
+        /// How long a claimed batch stays invisible to other dispatchers; after a crash, its events wait this long.
+        /// It should exceed the Odoo batch timeout: a lease that ends during a slow call costs a repeated call.
         public var lease: Duration
         /// How long an idle loop waits for ``Dispatcher/notify()`` before looking at the inbox again.
         public var idlePoll: Duration
@@ -37,7 +38,7 @@ public final class Dispatcher: Sendable {
         public init(
             batchSize: Int = 500,
             concurrentBatches: Int = 2,
-            lease: Duration = .seconds(600),
+            lease: Duration = .seconds(180),
             idlePoll: Duration = .seconds(5),
             retry: RetryPolicy = RetryPolicy(),
             configurationRetryDelay: Duration = .seconds(60),

@@ -21,9 +21,9 @@ public struct OdooConfiguration: Sendable, CustomStringConvertible {
     public var apiKey: String
     /// A fixed transport, or `nil` to pick one from the server version (JSON-2 from Odoo 19 on).
     public var transport: OdooTransport?
-    /// The timeout of ordinary calls.
+    /// The timeout of ordinary calls; at least 1 s, as libcurl counts in whole seconds.
     public var timeout: Duration
-    /// The timeout of calls that carry a batch of notifications, which take Odoo longer.
+    /// The timeout of calls that carry a batch of notifications, which take Odoo longer; at least 1 s.
     public var batchTimeout: Duration
     /// The `User-Agent` sent with each call.
     public var userAgent: String
@@ -36,7 +36,7 @@ public struct OdooConfiguration: Sendable, CustomStringConvertible {
         apiKey: String,
         transport: OdooTransport? = nil,
         timeout: Duration = .seconds(30),
-        batchTimeout: Duration = .seconds(120),
+        batchTimeout: Duration = .seconds(60),
         userAgent: String = "postmark-bridge"
     ) {
         self.url = url
@@ -44,8 +44,8 @@ public struct OdooConfiguration: Sendable, CustomStringConvertible {
         self.login = login
         self.apiKey = apiKey
         self.transport = transport
-        self.timeout = timeout
-        self.batchTimeout = batchTimeout
+        self.timeout = max(timeout, .seconds(1))
+        self.batchTimeout = max(batchTimeout, .seconds(1))
         self.userAgent = userAgent
     }
 
