@@ -20,7 +20,8 @@ public final class Dispatcher: Sendable {
         public var batchSize: Int
         /// Batches in flight at once in this process.
         public var concurrentBatches: Int
-        /// How long a claimed batch stays invisible to other dispatchers.
+        /// How long a claimed batch stays invisible to other dispatchers; after a crash, its events wait this long.
+        /// It should exceed the Odoo batch timeout: a lease that ends during a slow call costs a repeated call.
         public var lease: Duration
         /// How long an idle loop waits for ``Dispatcher/notify()`` before looking at the inbox again.
         public var idlePoll: Duration
@@ -28,7 +29,7 @@ public final class Dispatcher: Sendable {
         public var retry: RetryPolicy
         /// The wait after a configuration error, which needs an admin.
         public var configurationRetryDelay: Duration
-        /// Attempts after which an event that alone makes Odoo fail with an unclassified exception is parked.
+        /// Failures after which an event that alone makes Odoo raise an unclassified exception is parked.
         public var maximumServerErrorAttempts: Int
         /// Backoff while the inbox itself fails.
         public var inboxRetry: RetryPolicy
@@ -37,7 +38,7 @@ public final class Dispatcher: Sendable {
         public init(
             batchSize: Int = 500,
             concurrentBatches: Int = 2,
-            lease: Duration = .seconds(600),
+            lease: Duration = .seconds(180),
             idlePoll: Duration = .seconds(5),
             retry: RetryPolicy = RetryPolicy(),
             configurationRetryDelay: Duration = .seconds(60),
@@ -75,6 +76,8 @@ public final class Dispatcher: Sendable {
         var pausedUntil: ContinuousClock.Instant?
         var consecutiveOdooFailures = 0
         var consecutiveInboxFailures = 0
+        // Unclassified failures per event that Odoo raised for it alone; attempts also count outages.
+        var strikes: [Int64: Int] = [:]
     }
 
     /// Creates a dispatcher; nothing happens until ``run()``.
@@ -280,7 +283,12 @@ public final class Dispatcher: Sendable {
 
     /// One event made Odoo fail: a permanent refusal parks it; an unclassified failure is retried a few times first.
     private func refuseAlone(_ event: PendingEvent, error: OdooError) async {
-        if error.kind == .permanent || event.attempts + 1 >= configuration.maximumServerErrorAttempts {
+        let strikes = state.withLock { state in
+            state.strikes[event.id, default: 0] += 1
+            return state.strikes[event.id]!
+        }
+        if error.kind == .permanent || strikes >= configuration.maximumServerErrorAttempts {
+            state.withLock { _ = $0.strikes.removeValue(forKey: event.id) }
             await park(event, reason: error.description)
             return
         }
@@ -324,6 +332,9 @@ public final class Dispatcher: Sendable {
         }
         let now = Date()
         state.withLock { state in
+            if !state.strikes.isEmpty {
+                for id in forwarded.keys { state.strikes[id] = nil }
+            }
             state.statistics.forwarded += forwarded.count
             state.statistics.batches += 1
             state.statistics.batchSizes.observe(Double(forwarded.count))

@@ -108,6 +108,7 @@ public enum OdooCheck {
         return report
     }
 
+    /// The steps' titles, in order.
     static let titles = ["Odoo reachable", "Login", "Addon installed", "Postmark mail servers"]
 
     private static func skipRest(after index: Int, in report: inout OdooCheckReport) {
