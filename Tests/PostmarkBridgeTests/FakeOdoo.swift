@@ -500,7 +500,9 @@ final class FakeOdoo: HTTPResponder {
         case ("postmark.notification", "search_count"):
             return .int(Int64(state.withLock { $0.records.count }))
         case ("postmark.notification", "fields_get"):
-            return fieldsGet(contractFields.union(["id", "user_id", "mail_message_id", "is_read"]))
+            // Like Odoo, fields_get hides fields whose `groups` the caller lacks: the raw payload is admin-only.
+            return fieldsGet(
+                contractFields.subtracting(["payload"]).union(["id", "user_id", "mail_message_id", "is_read"]))
         case ("ir.mail_server", "search_read"):
             return try searchMailServers(arguments, context: context)
         case ("ir.mail_server", "postmark_bridge_report") where installed:
