@@ -15,19 +15,8 @@ set -uo pipefail
 
 repo=$(cd "${1:-$(dirname "${BASH_SOURCE[0]}")/..}" && pwd)
 cd "$repo" || exit 2
-passed=0
-failed=0
-
-pass() {
-    printf 'ok: %s\n' "$1"
-    passed=$((passed + 1))
-}
-
-fail() {
-    printf 'FAIL: %s\n' "$1"
-    [[ -n ${2:-} ]] && printf '%s\n' "$2" | sed 's/^/    /'
-    failed=$((failed + 1))
-}
+# shellcheck source=scripts/lib/checks.sh
+. scripts/lib/checks.sh
 
 skip() {
     printf 'skipped: %s\n' "$1"
@@ -294,5 +283,4 @@ else
     skip "shellcheck not installed: ${shell_scripts[*]} not linted"
 fi
 
-printf '%d passed, %d failed\n' "$passed" "$failed"
-[[ $failed -eq 0 ]]
+checks_summary

@@ -29,7 +29,8 @@ struct BridgeRouterTests {
                     tokens: [
                         WebhookToken(value: BridgeRouterTests.token),
                         WebhookToken(value: BridgeRouterTests.previousToken, validUntil: Date().addingTimeInterval(60)),
-                        WebhookToken(value: "expired-token-0123456789abcdefghijk", validUntil: Date(timeIntervalSince1970: 0)),
+                        WebhookToken(
+                            value: "expired-token-0123456789abcdefghijk", validUntil: Date(timeIntervalSince1970: 0)),
                     ])
             ])
             let inbox = self.inbox
@@ -51,7 +52,8 @@ struct BridgeRouterTests {
             defer { client.close() }
             let headers =
                 headers ?? [
-                    ("Content-Type", "application/json"), ("Authorization", BridgeRouterTests.basic(BridgeRouterTests.token)),
+                    ("Content-Type", "application/json"),
+                    ("Authorization", BridgeRouterTests.basic(BridgeRouterTests.token)),
                 ]
             return try client.request(method: "POST", target: path, headers: headers, body: body)
         }

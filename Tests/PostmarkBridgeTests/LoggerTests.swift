@@ -11,7 +11,8 @@ import Testing
     }
 
     @Test func textLinesSortMetadataAndQuoteSpaces() {
-        let line = LogSink.renderText(level: .info, label: "http", message: "listening", metadata: ["b": "x y", "a": "1"])
+        let line = LogSink.renderText(
+            level: .info, label: "http", message: "listening", metadata: ["b": "x y", "a": "1"])
         #expect(line.hasSuffix(" info http a=1 b=\"x y\" listening"))
     }
 }

@@ -84,7 +84,8 @@ public enum BridgeApp {
 
         let service: BridgeService
         do {
-            service = try BridgeService(configuration: configuration, database: database, logger: logger)
+            service = try BridgeService(
+                configuration: configuration, database: database, postgres: postgres(configuration), logger: logger)
             try service.start()
         } catch {
             logger.critical("start failed", ["error": String(describing: error)])
@@ -132,7 +133,8 @@ enum StatusText {
         if !status.eventsByState.isEmpty {
             lines.append("events by state:")
             for state in status.eventsByState.keys.sorted() {
-                lines.append("  \(state.padding(toLength: 16, withPad: " ", startingAt: 0)) \(status.eventsByState[state]!)")
+                lines.append(
+                    "  \(state.padding(toLength: 16, withPad: " ", startingAt: 0)) \(status.eventsByState[state]!)")
             }
         }
         return lines.joined(separator: "\n")

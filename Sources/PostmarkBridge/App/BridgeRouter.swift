@@ -223,7 +223,8 @@ public final class BridgeRouter: HTTPResponder {
     }
 
     static func methodNotAllowed(_ methods: [String]) -> HTTPResponse {
-        error(405, "method_not_allowed", "Use \(methods.joined(separator: " or ")).",
+        error(
+            405, "method_not_allowed", "Use \(methods.joined(separator: " or ")).",
             headers: [("Allow", methods.joined(separator: ", "))])
     }
 

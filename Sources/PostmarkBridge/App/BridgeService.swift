@@ -16,7 +16,14 @@ final class BridgeService: Sendable {
     private let logger: Logger
 
     /// Wires the components together; nothing runs until ``start()``.
-    init(configuration: BridgeConfiguration, database: InboxDatabase, logger: Logger) throws {
+    /// - Parameters:
+    ///   - postgres: how the group-commit store reaches the inbox (the same database as `database`).
+    init(
+        configuration: BridgeConfiguration,
+        database: InboxDatabase,
+        postgres: PostgresConfiguration,
+        logger: Logger
+    ) throws {
         self.configuration = configuration
         self.database = database
         self.logger = logger
@@ -34,7 +41,7 @@ final class BridgeService: Sendable {
         let metrics = self.metrics
         let store = InboxStore(
             configuration: InboxStore.Configuration(
-                database: BridgeApp.postgres(configuration),
+                database: postgres,
                 maxWaiting: configuration.inboxQueueLimit
             ),
             observer: InboxStore.Observer(

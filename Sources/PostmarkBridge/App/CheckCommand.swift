@@ -18,7 +18,8 @@ enum CheckCommand {
         if let path = configuration.serversFile {
             do {
                 let servers = try ServersFile.load(path: path)
-                steps.append(.init(title: "Servers file", outcome: .ok, detail: "\(servers.count) mail server(s) in \(path)"))
+                steps.append(
+                    .init(title: "Servers file", outcome: .ok, detail: "\(servers.count) mail server(s) in \(path)"))
             } catch {
                 steps.append(.init(title: "Servers file", outcome: .failed, detail: error.description))
             }
@@ -54,7 +55,8 @@ enum CheckCommand {
         }
         for server in servers {
             lines.append(
-                "       mail server \(server.id) \(server.name): callback \(server.callbackURL ?? "(set BRIDGE_PUBLIC_URL)")")
+                "       mail server \(server.id) \(server.name): callback \(server.callbackURL ?? "(set BRIDGE_PUBLIC_URL)")"
+            )
         }
         return lines.joined(separator: "\n")
     }
@@ -64,7 +66,10 @@ enum CheckCommand {
             ["title": .string($0.title), "outcome": .string($0.outcome.rawValue), "detail": .string($0.detail)]
         }
         let serverValues: [JSONValue] = servers.map {
-            ["id": .int(Int64($0.id)), "name": .string($0.name), "callback_url": $0.callbackURL.map(JSONValue.string) ?? .null]
+            [
+                "id": .int(Int64($0.id)), "name": .string($0.name),
+                "callback_url": $0.callbackURL.map(JSONValue.string) ?? .null,
+            ]
         }
         let document: JSONValue = [
             "ok": .bool(!steps.contains { $0.outcome == .failed }), "steps": .array(stepValues),

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// Everything the bridge runs when Odoo is configured: the settings sync, the dispatcher and the reconciliation
 /// of Postmark's side, each as one long-running task.
@@ -7,20 +6,8 @@ final class OdooSide: Sendable {
     let client: OdooClient
     let sync: OdooSettingsSync
     let dispatcher: Dispatcher
-    private let reconciler: Reconciler
-    private let publicURL: URL?
-    private let reconcileInterval: Duration
-    private let logger = Logger(label: "odoo")
-    private let state = Locked(State())
-
-    private struct State {
-        var tasks: [Task<Void, Never>] = []
-        var synced: [MailServerSettings] = []
-        var scheduler = ReconcileScheduler()
-        var reconcileWake: CheckedContinuation<Void, Never>?
-        var wakeGeneration = 0
-        var stopping = false
-    }
+    let reconcileLoop: ReconcileLoop
+    private let tasks = Locked<[Task<Void, Never>]>([])
 
     /// Builds the Odoo side; nothing runs until ``start()``.
     init(
@@ -31,15 +18,27 @@ final class OdooSide: Sendable {
         metrics: Metrics
     ) {
         let http = URLSessionHTTPClient()
-        client = OdooClient(configuration: odoo, http: http, logger: Logger(label: "odoo"))
-        publicURL = configuration.publicURL
-        reconcileInterval = configuration.reconcileInterval
-        reconciler = Reconciler(
-            client: PostmarkAPIClient(baseURL: configuration.postmarkAPIURL, httpClient: http),
-            logger: Logger(label: "postmark"))
+        let client = OdooClient(configuration: odoo, http: http, logger: Logger(label: "odoo"))
+        self.client = client
 
-        let state = self.state
-        let logger = self.logger
+        let reconcileLoop = ReconcileLoop(
+            reconciler: Reconciler(
+                client: PostmarkAPIClient(baseURL: configuration.postmarkAPIURL, httpClient: http),
+                logger: Logger(label: "postmark")),
+            publicURL: configuration.publicURL,
+            scheduler: ReconcileScheduler(interval: configuration.reconcileInterval),
+            report: { outcomes in
+                do {
+                    try await client.reportMailServers(outcomes.map(\.odooReport))
+                } catch {
+                    Logger(label: "postmark").warning(
+                        "sync outcome not reported to Odoo", ["error": String(describing: error)])
+                }
+            }
+        )
+        self.reconcileLoop = reconcileLoop
+
+        let logger = Logger(label: "settings-sync")
         sync = OdooSettingsSync(
             client: client,
             configuration: OdooSettingsSync.Configuration(
@@ -52,17 +51,12 @@ final class OdooSide: Sendable {
                 } catch {
                     logger.warning("mail servers not persisted", ["error": String(describing: error)])
                 }
-                let wake = state.withLock { state -> CheckedContinuation<Void, Never>? in
-                    state.synced = servers
-                    defer { state.reconcileWake = nil }
-                    return state.reconcileWake
-                }
-                wake?.resume()
+                reconcileLoop.update(servers)
             },
-            logger: Logger(label: "settings-sync")
+            logger: logger
         )
 
-        dispatcher = Dispatcher(
+        let dispatcher = Dispatcher(
             queue: database,
             odoo: client,
             values: { event in
@@ -73,36 +67,30 @@ final class OdooSide: Sendable {
             configuration: Dispatcher.Configuration(batchSize: configuration.forwardBatchSize),
             logger: Logger(label: "dispatcher")
         )
+        self.dispatcher = dispatcher
 
         let sync = self.sync
         directory.setUnrecognisedHandler { sync.requestRefresh() }
-        let dispatcher = self.dispatcher
         metrics.addText { dispatcher.statistics.prometheusText(prefix: "bridge_forward") }
     }
 
     /// Starts the three loops.
     func start() {
-        let sync = self.sync
-        let dispatcher = self.dispatcher
-        let tasks = [
+        let (sync, dispatcher, reconcileLoop) = (self.sync, self.dispatcher, self.reconcileLoop)
+        let started = [
             Task { await sync.run() },
             Task { await dispatcher.run() },
-            Task { await self.reconcileLoop() },
+            Task { await reconcileLoop.run() },
         ]
-        state.withLock { $0.tasks = tasks }
+        tasks.withLock { $0 = started }
     }
 
     /// Stops the loops: the dispatcher finishes its batch, the sync flushes its reports.
     func stop() async {
-        let (tasks, wake) = state.withLock { state in
-            state.stopping = true
-            defer { state.reconcileWake = nil }
-            return (state.tasks, state.reconcileWake)
-        }
-        wake?.resume()
         dispatcher.stop()
         sync.stop()
-        for task in tasks { await task.value }
+        reconcileLoop.stop()
+        for task in tasks.withLock({ $0 }) { await task.value }
     }
 
     /// Odoo's health as the last call saw it; no call is made here, so probes cost Odoo nothing.
@@ -127,68 +115,5 @@ final class OdooSide: Sendable {
     func webhookRejected(mailServerID: Int?, error: WebhookError) {
         guard let mailServerID, error.code == .missingCredentials || error.code == .invalidCredentials else { return }
         sync.noteAuthenticationFailure(mailServerID: mailServerID)
-    }
-
-    private func reconcileLoop() async {
-        while true {
-            let (servers, stopping) = state.withLock { ($0.synced, $0.stopping) }
-            if stopping { return }
-
-            let due = state.withLock { $0.scheduler.due(servers, callbackBaseURL: publicURL, now: Date()) }
-            var reports: [[String: JSONValue]] = []
-            for item in due {
-                let outcome = await reconciler.reconcile(settings: item.settings, callbackBaseURL: publicURL)
-                logger.info(
-                    "postmark reconciled",
-                    ["mail_server": String(item.settings.id), "reason": item.reason.rawValue,
-                     "state": outcome.state.rawValue, "message": outcome.message])
-                state.withLock {
-                    $0.scheduler.record(outcome, settings: item.settings, callbackBaseURL: publicURL)
-                }
-                reports.append([
-                    "id": .int(Int64(item.settings.id)),
-                    "postmark_sync_state": .string(outcome.state.rawValue),
-                    "postmark_sync_message": .string(outcome.message),
-                    "postmark_sync_date": .string(PostmarkTimestamp.odooString(outcome.date)),
-                    "postmark_sync_requested": .bool(false),
-                ])
-            }
-            if !reports.isEmpty {
-                do {
-                    try await client.reportMailServers(reports)
-                } catch {
-                    logger.warning("sync outcome not reported to Odoo", ["error": error.description])
-                }
-            }
-
-            let next = state.withLock { $0.scheduler.nextDueDate(servers, callbackBaseURL: publicURL, now: Date()) }
-            let wait = min(max(next?.timeIntervalSinceNow ?? reconcileInterval.seconds, 1), reconcileInterval.seconds)
-            await sleepOrWake(seconds: wait)
-        }
-    }
-
-    private func sleepOrWake(seconds: Double) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let generation = state.withLock { state -> Int? in
-                if state.stopping { return nil }
-                state.wakeGeneration += 1
-                state.reconcileWake = continuation
-                return state.wakeGeneration
-            }
-            guard let generation else {
-                continuation.resume()
-                return
-            }
-            Task {
-                try? await Task.sleep(for: .seconds(seconds))
-                // Only this wait's own continuation: an earlier wake may have resumed it and a newer wait begun.
-                let wake = state.withLock { state -> CheckedContinuation<Void, Never>? in
-                    guard state.wakeGeneration == generation else { return nil }
-                    defer { state.reconcileWake = nil }
-                    return state.reconcileWake
-                }
-                wake?.resume()
-            }
-        }
     }
 }

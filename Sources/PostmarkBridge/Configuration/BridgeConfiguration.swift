@@ -192,7 +192,8 @@ private struct Environment {
     func level(_ name: String) throws(ConfigurationError) -> Logger.Level {
         guard let value = self[name] else { return .info }
         guard let level = Logger.Level(name: value) else {
-            throw ConfigurationError(code: .invalid("one of trace, debug, info, notice, warning, error, critical"),
+            throw ConfigurationError(
+                code: .invalid("one of trace, debug, info, notice, warning, error, critical"),
                 variable: name)
         }
         return level

@@ -142,7 +142,9 @@ public final class Metrics: Sendable {
     public let events = Counter(
         name: "bridge_webhook_events_total", help: "Webhook events stored, by record type and state.",
         labelNames: ["record_type", "state"],
-        knownLabels: RecordKind.allCases.flatMap { kind in NotificationState.allCases.map { [kind.rawValue, $0.rawValue] } })
+        knownLabels: RecordKind.allCases.flatMap { kind in
+            NotificationState.allCases.map { [kind.rawValue, $0.rawValue] }
+        })
     /// Redelivered events answered without a second row.
     public let duplicates = Counter(
         name: "bridge_webhook_duplicates_total", help: "Redelivered webhook events recognised as duplicates.",

@@ -103,7 +103,8 @@ public final class URLSessionHTTPClient: HTTPClient {
     public func send(_ request: HTTPClientRequest) async throws(HTTPClientError) -> HTTPClientResponse {
         var urlRequest = URLRequest(url: request.url)
         urlRequest.httpMethod = request.method
-        urlRequest.timeoutInterval = Double(request.timeout.components.seconds)
+        urlRequest.timeoutInterval =
+            Double(request.timeout.components.seconds)
             + Double(request.timeout.components.attoseconds) / 1e18
         for (name, value) in request.headers {
             urlRequest.setValue(value, forHTTPHeaderField: name)

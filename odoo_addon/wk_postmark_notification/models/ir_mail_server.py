@@ -3,12 +3,13 @@ import secrets
 from datetime import timedelta
 
 from odoo import _, api, fields, models
-from odoo.exceptions import AccessError, ValidationError
+from odoo.exceptions import ValidationError
 from odoo.modules.module import get_manifest
+
+from .postmark_notification import BRIDGE_GROUP, check_bridge_access
 
 _logger = logging.getLogger(__name__)
 
-BRIDGE_GROUP = "wk_postmark_notification.group_postmark_bridge"
 SECRET_GROUPS = f"base.group_system,{BRIDGE_GROUP}"
 BRIDGE_URL_PARAM = "wk_postmark_notification.bridge_url"
 GRACE_HOURS_PARAM = "wk_postmark_notification.token_grace_hours"
@@ -234,17 +235,6 @@ class IrMailServer(models.Model):
     # ------------------------------------------------------------
 
     @api.model
-    def _check_postmark_bridge_access(self):
-        if not (
-            self.env.su
-            or self.env.user.has_group("base.group_system")
-            or self.env.user.has_group(BRIDGE_GROUP)
-        ):
-            raise AccessError(
-                _("Only the Postmark bridge and administrators may do this.")
-            )
-
-    @api.model
     def postmark_bridge_report(self, reports):
         """Store what the bridge found when reconciling Postmark.
 
@@ -252,7 +242,7 @@ class IrMailServer(models.Model):
             writes (``fields_written_by_bridge`` in bridge_contract.json)
         :return: True
         """
-        self._check_postmark_bridge_access()
+        check_bridge_access(self.env)
         if isinstance(reports, dict):
             reports = [reports]
         if not isinstance(reports, list):
@@ -293,7 +283,7 @@ class IrMailServer(models.Model):
         :param str public_url: base URL Postmark reaches the bridge at (or empty)
         :return: ``{"server_version": str, "addon_version": str}``
         """
-        self._check_postmark_bridge_access()
+        check_bridge_access(self.env)
         if public_url is not None and not isinstance(public_url, str):
             raise ValidationError(_("public_url must be a string."))
         url = (public_url or "").strip().rstrip("/")

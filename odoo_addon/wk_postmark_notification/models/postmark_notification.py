@@ -12,6 +12,18 @@ from odoo.tools import mute_logger
 _logger = logging.getLogger(__name__)
 
 BRIDGE_GROUP = "wk_postmark_notification.group_postmark_bridge"
+
+
+def check_bridge_access(env):
+    """Refuse the bridge API to anyone but the bridge's group and administrators."""
+    if not (
+        env.su
+        or env.user.has_group("base.group_system")
+        or env.user.has_group(BRIDGE_GROUP)
+    ):
+        raise AccessError(
+            env._("Only the Postmark bridge and administrators may do this.")
+        )
 BUS_NOTIFICATION = "wk_postmark_notification/updated"
 
 STATES = [
@@ -418,17 +430,6 @@ class PostmarkNotification(models.Model):
     # ------------------------------------------------------------
 
     @api.model
-    def _check_bridge_access(self):
-        if not (
-            self.env.su
-            or self.env.user.has_group("base.group_system")
-            or self.env.user.has_group(BRIDGE_GROUP)
-        ):
-            raise AccessError(
-                _("Only the Postmark bridge and administrators may do this.")
-            )
-
-    @api.model
     def bridge_ingest(self, vals_list):
         """Store the events the bridge forwards, at most once per dedupe key.
 
@@ -437,7 +438,7 @@ class PostmarkNotification(models.Model):
             ``dedupe_key``.
         :return: ``{dedupe_key: id}`` for every given key, existing ones included
         """
-        self._check_bridge_access()
+        check_bridge_access(self.env)
         if isinstance(vals_list, dict):
             vals_list = [vals_list]
         if not isinstance(vals_list, list):
