@@ -25,6 +25,7 @@ struct DispatcherBenchmarkTests {
     @Test func drainBacklogIntoOdoo() async throws {
         let count = try #require(dispatcherBenchmarkBacklog)
         let harness = try DispatcherTests.Harness()
+        harness.odoo.setKeepsValues(false)
 
         let storeStart = ContinuousClock.now
         try harness.storeEvents(count, prefix: "bench")
@@ -35,8 +36,13 @@ struct DispatcherBenchmarkTests {
         let start = ContinuousClock.now
         let running = Task { await dispatcher.run() }
         var peakRSS = rssBefore
-        while try harness.inbox.status().forwarded < count {
-            peakRSS = max(peakRSS, Self.residentKiB())
+        var quarters: [Int] = []
+        while true {
+            let forwarded = try harness.inbox.status().forwarded
+            let rss = Self.residentKiB()
+            peakRSS = max(peakRSS, rss)
+            if forwarded * 4 >= count * (quarters.count + 1) { quarters.append(rss / 1024) }
+            if forwarded >= count { break }
             try await Task.sleep(for: .milliseconds(100))
         }
         let forwardTime = ContinuousClock.now - start
@@ -49,7 +55,7 @@ struct DispatcherBenchmarkTests {
             dispatcher benchmark: \(count) events stored in \(String(format: "%.2f", storeSeconds)) s; \
             forwarded in \(String(format: "%.2f", seconds)) s = \(Int(Double(count) / seconds)) events/s \
             in \(harness.odoo.ingestBatchSizes.count) bridge_ingest calls; \
-            RSS \(rssBefore / 1024) MiB before, \(peakRSS / 1024) MiB peak while draining
+            RSS \(rssBefore / 1024) MiB before, at each quarter drained \(quarters) MiB, \(peakRSS / 1024) MiB peak
             """
         FileHandle.standardError.write(Data((figures + "\n").utf8))
         try harness.expectForwardedExactlyOnce(count)

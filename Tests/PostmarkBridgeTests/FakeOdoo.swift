@@ -77,6 +77,7 @@ final class FakeOdoo: HTTPResponder {
         var reports: [[String: JSONValue]] = []
         var helloURLs: [String] = []
         var addonInstalled = true
+        var keepsValues = true
         var userInBridgeGroup = true
         var moduleListReadable = false
         var extraMethods: [String: @Sendable ([String: JSONValue]) -> JSONValue?] = [:]
@@ -170,6 +171,9 @@ final class FakeOdoo: HTTPResponder {
 
     /// Uninstalls or installs the addon (its model and methods disappear).
     func setAddonInstalled(_ installed: Bool) { state.withLock { $0.addonInstalled = installed } }
+
+    /// Whether created records keep their values; benchmarks turn it off so the fake's memory stays small.
+    func setKeepsValues(_ keeps: Bool) { state.withLock { $0.keepsValues = keeps } }
 
     /// Takes the bridge user out of (or back into) the addon's bridge group.
     func setUserInBridgeGroup(_ member: Bool) { state.withLock { $0.userInBridgeGroup = member } }
@@ -603,7 +607,7 @@ final class FakeOdoo: HTTPResponder {
                     ids[key] = .int(Int64(existing.id))
                     continue
                 }
-                let record = Record(id: state.nextRecordID, values: vals)
+                let record = Record(id: state.nextRecordID, values: state.keepsValues ? vals : [:])
                 state.nextRecordID += 1
                 state.records[key] = record
                 ids[key] = .int(Int64(record.id))
