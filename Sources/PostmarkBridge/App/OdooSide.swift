@@ -96,13 +96,10 @@ final class OdooSide: Sendable {
     /// Odoo's health as the last call saw it; no call is made here, so probes cost Odoo nothing.
     func readiness() -> ReadinessCheck {
         let status = client.status
-        if let (error, _) = status.lastError {
-            return ReadinessCheck(name: "odoo", ok: false, detail: error.description)
+        if status.isHealthy {
+            return ReadinessCheck(name: "odoo", ok: true, detail: "reachable")
         }
-        guard status.lastSuccess != nil else {
-            return ReadinessCheck(name: "odoo", ok: false, detail: "not reached yet")
-        }
-        return ReadinessCheck(name: "odoo", ok: true, detail: "reachable")
+        return ReadinessCheck(name: "odoo", ok: false, detail: status.lastError?.error.description ?? "not reached yet")
     }
 
     /// A new event is in the inbox: forward it now and note the server as seen.
