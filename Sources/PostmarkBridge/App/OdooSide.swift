@@ -3,9 +3,13 @@ import Foundation
 /// Everything the bridge runs when Odoo is configured: the settings sync, the dispatcher and the reconciliation
 /// of Postmark's side, each as one long-running task.
 final class OdooSide: Sendable {
+    /// The Odoo client all three share.
     let client: OdooClient
+    /// Reads the mail server settings and reports what the bridge sees.
     let sync: OdooSettingsSync
+    /// Forwards inbox events into Odoo.
     let dispatcher: Dispatcher
+    /// Keeps Postmark's side configured.
     let reconcileLoop: ReconcileLoop
     private let tasks = Locked<[Task<Void, Never>]>([])
 
