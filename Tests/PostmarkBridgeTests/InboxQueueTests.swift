@@ -92,6 +92,20 @@ struct InboxQueueTests {
         }
     }
 
+    @Test func extendedLeaseOutlivesTheFirstAndSparesSettledEvents() throws {
+        try withQueue(events: 3) { inbox, _, ids in
+            let claimed = try inbox.claim(limit: 3, lease: .milliseconds(50))
+            try inbox.markForwarded([claimed[0].id: 7])
+            try inbox.reschedule([claimed[1].id], notBefore: Date(timeIntervalSinceNow: -1), error: "busy")
+
+            try inbox.extendLease(ids, lease: .seconds(60))
+            usleep(100_000)
+            let again = try inbox.claim(limit: 10, lease: .seconds(60))
+
+            #expect(again.map(\.id) == [claimed[1].id])
+        }
+    }
+
     @Test func rescheduleCountsTheAttemptDelaysItAndRecordsTheError() throws {
         try withQueue(events: 2) { inbox, database, ids in
             _ = try inbox.claim(limit: 2, lease: .seconds(60))

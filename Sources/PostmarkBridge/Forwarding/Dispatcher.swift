@@ -20,8 +20,9 @@ public final class Dispatcher: Sendable {
         public var batchSize: Int
         /// Batches in flight at once in this process.
         public var concurrentBatches: Int
-        /// How long a claimed batch stays invisible to other dispatchers; after a crash, its events wait this long.
-        /// It should exceed the Odoo batch timeout: a lease that ends during a slow call costs a repeated call.
+        /// How long a claimed batch stays invisible to other dispatchers. The lease is renewed every third of it while
+        /// the batch is in flight, so it bounds how long the events of a crashed bridge wait, not how long Odoo may
+        /// take.
         public var lease: Duration
         /// How long an idle loop waits for ``Dispatcher/notify()`` before looking at the inbox again.
         public var idlePoll: Duration
@@ -38,7 +39,7 @@ public final class Dispatcher: Sendable {
         public init(
             batchSize: Int = 500,
             concurrentBatches: Int = 2,
-            lease: Duration = .seconds(180),
+            lease: Duration = .seconds(30),
             idlePoll: Duration = .seconds(5),
             retry: RetryPolicy = RetryPolicy(),
             configurationRetryDelay: Duration = .seconds(60),
@@ -219,6 +220,9 @@ public final class Dispatcher: Sendable {
         state.withLock { $0.statistics.inFlightBatches += 1 }
         defer { state.withLock { $0.statistics.inFlightBatches -= 1 } }
 
+        let renewal = Task { await self.renewLease(of: events.map(\.id)) }
+        defer { renewal.cancel() }
+
         var items: [Item] = []
         items.reserveCapacity(events.count)
         for event in events {
@@ -368,6 +372,23 @@ public final class Dispatcher: Sendable {
             )
         } catch {
             noteInboxFailure(error, operation: "park")
+        }
+    }
+
+    /// Keeps the batch's lease alive until cancelled, so a slow Odoo call is not mistaken for a dead claimer.
+    private func renewLease(of ids: [Int64]) async {
+        let lease = configuration.lease
+        while true {
+            do {
+                try await Task.sleep(for: lease / 3)
+            } catch {
+                return
+            }
+            do {
+                try await inbox { [queue] in try queue.extendLease(ids, lease: lease) }
+            } catch {
+                noteInboxFailure(error, operation: "extend lease")
+            }
         }
     }
 

@@ -31,6 +31,10 @@ public protocol ForwardingQueue: Sendable {
     /// Claims up to `limit` due events for `lease`; claimed events are invisible to other claimers until the lease ends.
     func claim(limit: Int, lease: Duration) throws -> [PendingEvent]
 
+    /// Extends the lease of events still claimed and pending to `lease` from now; forwarded, parked and rescheduled
+    /// events are left alone.
+    func extendLease(_ ids: [Int64], lease: Duration) throws
+
     /// Marks events as forwarded, with the Odoo record id of each, keyed by inbox id.
     func markForwarded(_ odooIDs: [Int64: Int]) throws
 

@@ -48,6 +48,23 @@ extension InboxDatabase: ForwardingQueue {
         return events.sorted { $0.id < $1.id }
     }
 
+    /// Moves the lease end of events that are still claimed and pending to `lease` from now, so a batch in flight
+    /// stays invisible to other claimers for as long as its claimer lives, and no longer.
+    public func extendLease(_ ids: [Int64], lease: Duration) throws(InboxError) {
+        guard !ids.isEmpty else { return }
+        try client.withConnection { connection throws(InboxError) in
+            try connection.execute(
+                """
+                UPDATE inbox_events
+                SET lease_until = now() + $2 * interval '1 second',
+                    next_attempt_at = now() + $2 * interval '1 second'
+                WHERE id = ANY($1::int8[]) AND forward_status = 'pending' AND lease_until IS NOT NULL
+                """,
+                [.int64Array(ids), .double(lease.timeInterval)]
+            )
+        }
+    }
+
     /// Marks events forwarded, recording each one's Odoo record id; repeating it changes nothing.
     public func markForwarded(_ odooIDs: [Int64: Int]) throws(InboxError) {
         guard !odooIDs.isEmpty else { return }

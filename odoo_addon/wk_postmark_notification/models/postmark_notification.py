@@ -24,6 +24,8 @@ def check_bridge_access(env):
         raise AccessError(
             env._("Only the Postmark bridge and administrators may do this.")
         )
+
+
 BUS_NOTIFICATION = "wk_postmark_notification/updated"
 
 STATES = [
@@ -244,7 +246,8 @@ class PostmarkNotification(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        vals_list = [self._correlate_vals(dict(vals)) for vals in vals_list]
+        found = self._correlation_lookups(vals_list)
+        vals_list = [self._correlate_vals(dict(vals), found) for vals in vals_list]
         events = super().create(vals_list)
         events._apply_to_mail_notifications()
         events._notify_users()
@@ -271,9 +274,62 @@ class PostmarkNotification(models.Model):
     # ------------------------------------------------------------
 
     @api.model
-    def _correlate_vals(self, vals):
+    def _correlation_lookups(self, vals_list):
+        """The messages and recipient notifications named by the metadata of
+        a batch of events, read with one query each rather than per event.
+
+        :return: ``{"messages": {id: mail.message}, "notifications":
+            {(message id, partner id): mail.notification}}``
+        """
+        message_ids, pairs = set(), set()
+        for vals in vals_list:
+            if vals.get("mail_message_id") or vals.get("correlation_note"):
+                continue
+            metadata = self._parse_metadata(vals.get("metadata")) or {}
+            if metadata.get(METADATA_DATABASE) != self.env.cr.dbname:
+                continue
+            message_id = _to_int(metadata.get(METADATA_MESSAGE))
+            if not _is_record_id(message_id):
+                continue
+            message_ids.add(message_id)
+            partner_id = _to_int(metadata.get(METADATA_PARTNER))
+            if _is_record_id(partner_id):
+                pairs.add((message_id, partner_id))
+        # sudo: see _correlate_vals.
+        messages = self.env["mail.message"].sudo().browse(message_ids).exists()
+        notifications = {}
+        if pairs:
+            # Ordered by id, so each pair keeps the notification that a
+            # search with limit=1 would find.
+            for notification in (
+                self.env["mail.notification"]
+                .sudo()
+                .search(
+                    [
+                        ("mail_message_id", "in", list({m for m, _ in pairs})),
+                        ("res_partner_id", "in", list({p for _, p in pairs})),
+                        ("notification_type", "=", "email"),
+                    ],
+                    order="id",
+                )
+            ):
+                notifications.setdefault(
+                    (notification.mail_message_id.id, notification.res_partner_id.id),
+                    notification,
+                )
+        return {
+            "messages": {message.id: message for message in messages},
+            "notifications": notifications,
+        }
+
+    @api.model
+    def _correlate_vals(self, vals, found=None):
         """Fill mail_message_id, user_id and mail_notification_id from the
-        event's metadata, or correlation_note saying why they stay empty."""
+        event's metadata, or correlation_note saying why they stay empty.
+
+        :param dict found: what :meth:`_correlation_lookups` read for the
+            batch; without it the lookups are made for this event alone
+        """
         if vals.get("mail_message_id") or vals.get("correlation_note"):
             return vals
         metadata = self._parse_metadata(vals.get("metadata"))
@@ -290,13 +346,11 @@ class PostmarkNotification(models.Model):
             )
             return vals
         message_id = _to_int(metadata.get(METADATA_MESSAGE))
-        # sudo: the bridge user and the event's future reader may not read the
-        # message's document; linking it is the addon's job.
-        message = (
-            self.env["mail.message"].sudo().browse(message_id).exists()
-            if message_id
-            else None
-        )
+        if found is None:
+            found = self._correlation_lookups([vals])
+        # sudo (in the lookups): the bridge user and the event's future reader
+        # may not read the message's document; linking it is the addon's job.
+        message = found["messages"].get(message_id)
         if not message:
             vals["correlation_note"] = _(
                 "No message %(id)s in this database.",
@@ -305,9 +359,13 @@ class PostmarkNotification(models.Model):
             return vals
         vals["mail_message_id"] = message.id
         vals["user_id"] = self._sender_user(message).id
-        notification = self._recipient_notification(
-            message, _to_int(metadata.get(METADATA_PARTNER)), vals.get("recipient")
-        )
+        partner_id = _to_int(metadata.get(METADATA_PARTNER))
+        if _is_record_id(partner_id):
+            notification = found["notifications"].get((message.id, partner_id))
+        else:
+            notification = self._recipient_notification(
+                message, None, vals.get("recipient")
+            )
         if notification:
             vals["mail_notification_id"] = notification.id
         return vals
@@ -466,11 +524,21 @@ class PostmarkNotification(models.Model):
             event.dedupe_key: event.id
             for event in Events.search([("dedupe_key", "in", list(pending))])
         }
-        to_create = [
-            Events._normalize_bridge_vals(vals)
-            for key, vals in pending.items()
-            if key not in result
-        ]
+        new = [vals for key, vals in pending.items() if key not in result]
+        servers = set(
+            self.env["ir.mail_server"]
+            .sudo()
+            .browse(
+                {
+                    server_id
+                    for server_id in (_to_int(v.get("mail_server_id")) for v in new)
+                    if _is_record_id(server_id)
+                }
+            )
+            .exists()
+            .ids
+        )
+        to_create = [Events._normalize_bridge_vals(vals, servers) for vals in new]
         if to_create:
             try:
                 with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
@@ -487,8 +555,12 @@ class PostmarkNotification(models.Model):
         return result
 
     @api.model
-    def _normalize_bridge_vals(self, vals):
-        """Coerce what the bridge sent so an unusual event is stored, not refused."""
+    def _normalize_bridge_vals(self, vals, servers=None):
+        """Coerce what the bridge sent so an unusual event is stored, not refused.
+
+        :param set servers: the ids of the existing mail servers among those
+            the batch names; without it the event's server is looked up alone
+        """
         vals = dict(vals)
         states = dict(STATES)
         if vals.get("state") not in states:
@@ -503,15 +575,15 @@ class PostmarkNotification(models.Model):
             vals["event_date"] = self._parse_event_date(vals["event_date"])
         if "bounce_code" in vals:
             vals["bounce_code"] = _to_int(vals["bounce_code"]) or 0
-        server_id = vals.get("mail_server_id")
-        if server_id:
-            server = (
-                self.env["ir.mail_server"]
-                .sudo()
-                .browse(_to_int(server_id) or 0)
-                .exists()
+        server_id = _to_int(vals.get("mail_server_id"))
+        if "mail_server_id" in vals:
+            if servers is None and _is_record_id(server_id):
+                servers = set(
+                    self.env["ir.mail_server"].sudo().browse(server_id).exists().ids
+                )
+            vals["mail_server_id"] = (
+                server_id if server_id in (servers or ()) else False
             )
-            vals["mail_server_id"] = server.id or False
         for name, value in list(vals.items()):
             if value is None:
                 vals[name] = False
@@ -616,6 +688,11 @@ class PostmarkNotification(models.Model):
             counts[group[0].id] = group[1]
         for user in users:
             user._bus_send(BUS_NOTIFICATION, {"unread": counts[user.id]})
+
+
+def _is_record_id(value):
+    """Whether value can be a record id (PostgreSQL's serial is 32-bit)."""
+    return isinstance(value, int) and 0 < value < 2**31
 
 
 def _to_int(value):
