@@ -54,6 +54,11 @@ awk -v r="$result" -v peak="$peak_kb" -v rows="$rows" 'BEGIN {
     printf "bridge: %.0f durable events/s (%d 2xx seen by wrk, %d other), p50 %.2f ms, p99 %.2f ms, peak RSS %.1f MB\n",
         ok / secs, ok, bad, p50, p99, peak / 1024 }'
 echo "inbox rows: $rows; events the bridge answered 200 stored: $answered"
+curl -sf "http://127.0.0.1:$port/metrics" | awk '
+    /^bridge_inbox_commit_batch_size_sum/ { bs = $2 } /^bridge_inbox_commit_batch_size_count/ { bc = $2 }
+    /^bridge_inbox_store_seconds_sum/ { ss = $2 } /^bridge_inbox_store_seconds_count/ { sc = $2 }
+    END { if (bc && sc) printf "group commit: %d batches, %.1f events per batch; mean store time %.2f ms\n",
+        bc, bs / bc, 1000 * ss / sc }' 
 [[ "$rows" == "$answered" ]] || { echo "ingest: inbox holds $rows events but $answered were acknowledged" >&2; exit 1; }
 (( ok <= rows && rows <= ok + connections )) || { echo "ingest: wrk saw $ok 2xx, inbox holds $rows" >&2; exit 1; }
 

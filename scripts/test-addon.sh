@@ -226,15 +226,19 @@ grep -q "Modules loaded" "$LOG_DIR/3-upgrade.log" || fail "upgrade did not finis
 
 # 4. Uninstall, the way the Apps menu does it.
 odoo "$LOG_DIR/4-uninstall.log" shell --no-http >"$LOG_DIR/4-uninstall.out" 2>&1 <<EOF
+env["ir.config_parameter"].set_param("$ADDON.bridge_url", "https://bridge.example.com")
+env.cr.commit()
 module = env["ir.module.module"].search([("name", "=", "$ADDON")])
 module.button_immediate_uninstall()
 env.cr.commit()
 print("STATE", env["ir.module.module"].search([("name", "=", "$ADDON")]).state)
 print("TABLE", env.cr.execute("SELECT to_regclass('postmark_notification')") or env.cr.fetchone()[0])
+print("PARAMS", env["ir.config_parameter"].search_count([("key", "=like", "$ADDON.%")]))
 EOF
 check_log "$LOG_DIR/4-uninstall.log" "uninstall"
 grep -q "^STATE uninstalled" "$LOG_DIR/4-uninstall.out" || fail "uninstall: module not uninstalled"
 grep -q "^TABLE None" "$LOG_DIR/4-uninstall.out" || fail "uninstall: postmark_notification table left behind"
+grep -q "^PARAMS 0" "$LOG_DIR/4-uninstall.out" || fail "uninstall: system parameters left behind"
 
 if [ "$FAILED" != 0 ]; then
     echo "logs: $LOG_DIR"

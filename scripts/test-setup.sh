@@ -82,7 +82,10 @@ PY
 }
 
 cleanup() {
-    [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+    local pid
+    for pid in "${bridge_pid:-}" "${compose_odoo_pid:-}" "$server_pid"; do
+        [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    done
     [[ ${ODOO18_KEEP_DB:-} == 1 ]] || drop_database >/dev/null 2>&1
     [[ -n $pg_started ]] && as_postgres "$pg_bin/pg_ctl -D $work/pgdata -m fast -w stop" >/dev/null 2>&1
     if [[ -n ${keep_work:-} ]]; then echo "logs kept in $work"; else rm -rf "$work"; fi
@@ -320,14 +323,78 @@ STUB
     expect "the key is in no output of the setup service" absent "$compose_key" "$work/compose1.out" "$work/compose2.out"
     entrypoint=(env PATH="$compose/bin:$PATH" BRIDGE_ENV_FILE="$handover" sh "$repo/deploy/docker/bridge-entrypoint.sh")
     setpriv --reuid=10001 --regid=10001 --clear-groups "${entrypoint[@]}" serve >"$work/bridge.out" 2>&1
-    expect "the bridge's entrypoint (uid 10001) reads it, migrates, then serves" test "$(cat "$work/bridge.out")" = \
-        "$(printf 'ran migrate as 10001 for %s@%s key 40\nran serve as 10001 for %s@%s key 40' \
-            "$login" "${database}_compose" "$login" "${database}_compose")"
+    expect "the bridge's entrypoint (uid 10001) reads it and serves" test "$(cat "$work/bridge.out")" = \
+        "ran serve as 10001 for $login@${database}_compose key 40"
     setpriv --reuid=10002 --regid=10002 --clear-groups "${entrypoint[@]}" serve >/dev/null 2>&1
     expect "another uid cannot read it" test $? -eq 78
     run_setup_service --rotate >"$work/compose3.out" 2>&1
     expect "\`setup --rotate\` succeeds" test $? -eq 0
     expect "... and hands over a new key" test "$(key_of "$handover")" != "$compose_key"
+
+    # 8. The real bridge, started by the image's entrypoint on the handed-over connection, logs in
+    #    to Odoo, stores a webhook and forwards it. Needs a built postmark-bridge: BRIDGE_BIN, or
+    #    this repository's .build/release or .build/debug.
+    bridge_bin=${BRIDGE_BIN:-}
+    for candidate in "$repo/.build/release/postmark-bridge" "$repo/.build/debug/postmark-bridge"; do
+        [[ -z $bridge_bin && -x $candidate ]] && bridge_bin=$candidate
+    done
+    if [[ -z $bridge_bin ]]; then
+        echo "skipped: the real bridge on the handed-over key (no postmark-bridge built; or set BRIDGE_BIN)"
+    else
+        compose_db=${database}_compose
+        as_odoo_user=(setpriv --reuid=nobody --regid="$(id -g nobody)" --init-groups
+            env HOME=/ PGHOST="$db_host" PGPORT="$db_port" PGUSER=compose_admin)
+        odoo_port=$(free_port)
+        "${as_odoo_user[@]}" "$python" "$odoo_bin" server --config="$compose/odoo.conf" --database="$compose_db" \
+            --db-filter="^$compose_db\$" --http-interface=127.0.0.1 --http-port="$odoo_port" \
+            --gevent-port="$(free_port)" --max-cron-threads=0 --log-level=warn >>"$work/compose-odoo.log" 2>&1 &
+        compose_odoo_pid=$!
+        # A Postmark mail server, as an administrator would set it up in Odoo.
+        server_and_token=$("${as_odoo_user[@]}" "$python" "$odoo_bin" shell --config="$compose/odoo.conf" \
+            --database="$compose_db" --no-http --log-level=warn 2>>"$work/shell.log" <<'PY' | sed -n 's/^SERVER=//p'
+server = env["ir.mail_server"].create({"name": "Postmark", "smtp_host": "127.0.0.1", "postmark_enabled": True})
+if not server.postmark_webhook_token:
+    server.action_postmark_generate_token()
+env.cr.commit()
+print("SERVER=%s %s" % (server.id, server.postmark_webhook_token))
+PY
+        )
+        read -r mail_server_id webhook_token <<<"$server_and_token"
+        install -m 0755 "$bridge_bin" "$compose/bin/postmark-bridge"
+        bridge_port=$(free_port)
+        bridge=(setpriv --reuid=10001 --regid=10001 --clear-groups env -i PATH="$compose/bin:/usr/bin:/bin"
+            BRIDGE_ENV_FILE="$handover" ODOO_URL="http://127.0.0.1:$odoo_port"
+            BRIDGE_DATABASE_URL="postgresql://postmark_bridge@/postmark_bridge?host=$db_host&port=$db_port"
+            BRIDGE_LISTEN="127.0.0.1:$bridge_port" BRIDGE_PUBLIC_URL="http://127.0.0.1:$bridge_port"
+            POSTMARK_API_URL=http://127.0.0.1:9 sh "$repo/deploy/docker/bridge-entrypoint.sh")
+        "${bridge[@]}" serve >"$work/bridge-serve.log" 2>&1 &
+        bridge_pid=$!
+        for _ in $(seq 90); do
+            curl -fsS -o /dev/null "http://127.0.0.1:$bridge_port/readyz" 2>/dev/null && break
+            sleep 1
+        done
+        expect "the real bridge is ready: inbox and Odoo reachable with the handed-over key" \
+            curl -fsS -o /dev/null "http://127.0.0.1:$bridge_port/readyz"
+        # The mail server settings are read from Odoo at start; wait until the webhook is accepted.
+        for _ in $(seq 30); do
+            answer=$(curl -sS -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+                -H "X-Webhook-Token: $webhook_token" "http://127.0.0.1:$bridge_port/postmark/webhook/$mail_server_id" \
+                -d '{"RecordType":"Delivery","ServerID":1,"MessageStream":"outbound","Tag":"setup-test",
+                     "MessageID":"00000000-0000-4000-8000-000000000001","Recipient":"setup-test@example.com",
+                     "DeliveredAt":"2026-01-02T03:04:05Z","Details":"Test delivery"}')
+            [[ $answer == 200 ]] && break
+            sleep 1
+        done
+        expect "it stores a Delivery webhook (HTTP 200)" test "${answer:-}" = 200
+        for _ in $(seq 30); do
+            "${bridge[@]}" status --json 2>/dev/null | grep -q '"forwarded":1' && break
+            sleep 1
+        done
+        expect "it forwards the event to Odoo" test "$("${as_odoo_user[@]}" "$python" "$odoo_bin" shell \
+            --config="$compose/odoo.conf" --database="$compose_db" --no-http --log-level=warn 2>>"$work/shell.log" \
+            <<<'print("COUNT=%d" % env["postmark.notification"].search_count([("recipient", "=", "setup-test@example.com"), ("state", "=", "delivered")]))' |
+            sed -n 's/^COUNT=//p')" = 1
+    fi
 fi
 
 checks_summary

@@ -4,8 +4,9 @@
 #      PostgreSQL this script starts);
 #   2. the addon's static checks (Python compiles, XML well formed, manifest files exist, access CSV);
 #   3. the docker-compose and deployment checks that need no Docker engine;
-#   4. the addon's tests and the first-run setup script in a real Odoo 18, when ODOO18_HOME names one (see
-#      scripts/test-addon.sh); without it they print that they skipped.
+#   4. the addon's tests, the first-run setup script and the bridge end to end (webhooks of every record type,
+#      duplicates, Odoo stopped during a burst, the bridge killed during a burst) in a real Odoo 18, when one is
+#      found (ODOO18_HOME, see scripts/test-addon.sh); without it they print that they skipped.
 # Run as root on a fresh Debian machine it first installs the packages it needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,6 +63,7 @@ run_counted "addon: static checks" python3 scripts/check-addon.py
 run_counted "deployment: compose file and scripts" scripts/check-compose.sh
 run_counted "addon: tests in a real Odoo 18" scripts/test-addon.sh "${ODOO18_HOME:-}"
 run_counted "first-run setup script in a real Odoo 18" scripts/test-setup.sh "${ODOO18_HOME:-}"
+run_counted "the bridge end to end against a real Odoo 18" scripts/test-e2e.sh "${ODOO18_HOME:-}"
 
 echo "all: ${total_passed} passed, ${total_failed} failed, ${total_skipped} skipped"
 [[ "$total_failed" -eq 0 ]]

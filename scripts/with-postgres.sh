@@ -26,7 +26,8 @@ fail() {
 
 bin_dir="${PG_BIN:-}"
 if [[ -z "$bin_dir" ]]; then
-    bin_dir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
+    bin_dir="$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
+    [[ -d "$bin_dir" ]] || bin_dir=""
 fi
 if [[ -z "$bin_dir" ]] && command -v pg_config >/dev/null; then
     bin_dir="$(pg_config --bindir)"
@@ -46,6 +47,7 @@ data_dir="$work_dir/data"
 log_file="$work_dir/postgresql.log"
 started=no
 
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
     if [[ "$started" == yes ]]; then
         "${as_server_user[@]}" "$bin_dir/pg_ctl" -D "$data_dir" -m fast -w stop >/dev/null 2>&1 || true
@@ -61,11 +63,11 @@ if [[ "$(id -u)" == 0 ]]; then
     chown postgres: "$work_dir"
 fi
 
-"${as_server_user[@]}" "$bin_dir/initdb" -D "$data_dir" -U postgres -A trust -E UTF8 --no-locale >"$work_dir/initdb.log" 2>&1 \
-    || {
-        cat "$work_dir/initdb.log" >&2
-        fail "initdb failed"
-    }
+if ! "${as_server_user[@]}" "$bin_dir/initdb" -D "$data_dir" -U postgres -A trust -E UTF8 --no-locale \
+    >"$work_dir/initdb.log" 2>&1; then
+    cat "$work_dir/initdb.log" >&2
+    fail "initdb failed"
+fi
 
 port_in_use() {
     if command -v ss >/dev/null; then

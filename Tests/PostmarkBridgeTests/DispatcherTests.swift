@@ -293,6 +293,29 @@ struct DispatcherTests {
         #expect(dispatcher.statistics.lastOdooError?.contains("install the wk_postmark_notification addon") == true)
     }
 
+    @Test func fieldTheAddonDoesNotKnowParksNothing() async throws {
+        let harness = try Harness()
+        try harness.storeEvents(12)
+        let dispatcher = harness.dispatcher { event in
+            var values = try Harness.values(event)
+            values["field_of_a_newer_bridge"] = true
+            return values
+        }
+
+        let running = Task { await dispatcher.run() }
+        try await Self.eventually("three refused attempts") {
+            dispatcher.statistics.odooErrors[.configuration, default: 0] >= 3
+        }
+        dispatcher.stop()
+        await running.value
+
+        let status = try harness.inbox.status()
+        #expect(status.parked == 0)
+        #expect(status.pending == 12)
+        #expect(dispatcher.statistics.lastOdooError?.contains("upgrade the wk_postmark_notification addon") == true)
+        #expect(harness.odoo.ingestBatchSizes.allSatisfy { $0 == 12 }, "a contract mismatch is not bisected")
+    }
+
     @Test func eventOdooCannotHandleAloneIsParkedAfterItsAttempts() async throws {
         let harness = try Harness()
         try harness.storeEvents(1)

@@ -77,6 +77,7 @@ final class FakeOdoo: HTTPResponder {
         var reports: [[String: JSONValue]] = []
         var helloURLs: [String] = []
         var addonInstalled = true
+        var keepsValues = true
         var userInBridgeGroup = true
         var moduleListReadable = false
         var extraMethods: [String: @Sendable ([String: JSONValue]) -> JSONValue?] = [:]
@@ -91,6 +92,7 @@ final class FakeOdoo: HTTPResponder {
     private let state = Mutex(State())
     private let contractFields: Set<String>
     private let contractStates: Set<String>
+    private let contractWrittenFields: Set<String>
 
     /// Creates the fake and starts it on a free port.
     init(version: Version = .odoo18) throws {
@@ -98,6 +100,9 @@ final class FakeOdoo: HTTPResponder {
         let contract = try FakeOdoo.contract()
         contractFields = Set(contract["notification"]?["fields_sent_by_bridge"]?.objectValue?.keys.map { $0 } ?? [])
         contractStates = Set(contract["notification"]?["states"]?.objectValue?.keys.map { $0 } ?? [])
+        contractWrittenFields = Set(
+            contract["mail_server"]?["fields_written_by_bridge"]?.objectValue?.keys.map { $0 } ?? []
+        )
         addMailServer(id: 1, name: "Postmark", token: "verify-token-1")
         try start()
     }
@@ -166,6 +171,9 @@ final class FakeOdoo: HTTPResponder {
 
     /// Uninstalls or installs the addon (its model and methods disappear).
     func setAddonInstalled(_ installed: Bool) { state.withLock { $0.addonInstalled = installed } }
+
+    /// Whether created records keep their values; benchmarks turn it off so the fake's memory stays small.
+    func setKeepsValues(_ keeps: Bool) { state.withLock { $0.keepsValues = keeps } }
 
     /// Takes the bridge user out of (or back into) the addon's bridge group.
     func setUserInBridgeGroup(_ member: Bool) { state.withLock { $0.userInBridgeGroup = member } }
@@ -373,7 +381,8 @@ final class FakeOdoo: HTTPResponder {
             throw Raised(
                 name: "psycopg2.OperationalError",
                 message:
-                    "connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  database \"\(name ?? "")\" does not exist",
+                    "connection to server at \"127.0.0.1\", port 5432 failed: "
+                    + "FATAL:  database \"\(name ?? "")\" does not exist",
                 status: 500
             )
         }
@@ -495,7 +504,9 @@ final class FakeOdoo: HTTPResponder {
         case ("postmark.notification", "search_count"):
             return .int(Int64(state.withLock { $0.records.count }))
         case ("postmark.notification", "fields_get"):
-            return fieldsGet(contractFields.union(["id", "user_id", "mail_message_id", "is_read"]))
+            // Like Odoo, fields_get hides fields whose `groups` the caller lacks: the raw payload is admin-only.
+            return fieldsGet(
+                contractFields.subtracting(["payload"]).union(["id", "user_id", "mail_message_id", "is_read"]))
         case ("ir.mail_server", "search_read"):
             return try searchMailServers(arguments, context: context)
         case ("ir.mail_server", "postmark_bridge_report") where installed:
@@ -503,11 +514,16 @@ final class FakeOdoo: HTTPResponder {
             let reports = arguments["reports"]?.arrayValue?.compactMap(\.objectValue) ?? []
             try state.withLock { state in
                 for report in reports {
-                    guard let id = report["id"]?.odooID, state.mailServers[id] != nil else {
-                        throw Raised(
-                            name: "odoo.exceptions.MissingError", message: "Record does not exist or has been deleted.",
-                            status: 404)
+                    let unknown = report.keys.filter { $0 != "id" && !contractWrittenFields.contains($0) }.sorted()
+                    if !unknown.isEmpty {
+                        throw Raised.validation("Fields the bridge may not write: \(unknown.joined(separator: ", "))")
                     }
+                    guard let id = report["id"]?.odooID, state.mailServers[id] != nil else {
+                        throw Raised.validation("No mail server \(report["id"]?.odooID ?? 0).")
+                    }
+                }
+                for report in reports {
+                    guard let id = report["id"]?.odooID else { continue }
                     for (key, value) in report where key != "id" { state.mailServers[id]?[key] = value }
                 }
                 state.reports += reports
@@ -533,7 +549,8 @@ final class FakeOdoo: HTTPResponder {
     private func requireBridgeGroup(_ model: String) throws {
         guard state.withLock({ $0.userInBridgeGroup }) else {
             throw Raised.accessError(
-                "You are not allowed to modify '\(model)' records. This operation is allowed for the following groups:\n\t- Postmark bridge"
+                "You are not allowed to modify '\(model)' records. "
+                    + "This operation is allowed for the following groups:\n\t- Postmark bridge"
             )
         }
     }
@@ -554,12 +571,14 @@ final class FakeOdoo: HTTPResponder {
                 if let key = vals["dedupe_key"]?.stringValue { state.timesSent[key, default: 0] += 1 }
             }
             for vals in values {
-                if let unknown = vals.keys.first(where: { !contractFields.contains($0) }) {
-                    throw Raised.valueError("Invalid field '\(unknown)' on model 'postmark.notification'")
+                let unknown = vals.keys.filter { !contractFields.contains($0) }.sorted()
+                if !unknown.isEmpty {
+                    throw Raised.validation("Fields not accepted from the bridge: \(unknown.joined(separator: ", "))")
                 }
                 guard let key = vals["dedupe_key"]?.odooNonEmptyString else {
                     throw Raised.validation(
-                        "The operation cannot be completed:\n- Create/update: a mandatory field is not set.\n\nModel: Postmark Notification (postmark.notification)\nField: Dedupe Key (dedupe_key)\n"
+                        "The operation cannot be completed:\n- Create/update: a mandatory field is not set.\n\n"
+                            + "Model: Postmark Notification (postmark.notification)\nField: Dedupe Key (dedupe_key)\n"
                     )
                 }
                 if let message = state.rejectedKeys[key] { throw Raised.validation(message) }
@@ -568,7 +587,10 @@ final class FakeOdoo: HTTPResponder {
                 }
                 if let server = vals["mail_server_id"]?.odooID, state.mailServers[server] == nil {
                     throw Raised.validation(
-                        "The operation cannot be completed: another model requires the record being deleted. If possible, archive it instead.\n\nModel: Postmark Notification (postmark.notification)\nConstraint: postmark_notification_mail_server_id_fkey\n"
+                        "The operation cannot be completed: another model requires the record being deleted. "
+                            + "If possible, archive it instead.\n\n"
+                            + "Model: Postmark Notification (postmark.notification)\n"
+                            + "Constraint: postmark_notification_mail_server_id_fkey\n"
                     )
                 }
                 if !skipExisting, state.records[key] != nil {
@@ -585,7 +607,7 @@ final class FakeOdoo: HTTPResponder {
                     ids[key] = .int(Int64(existing.id))
                     continue
                 }
-                let record = Record(id: state.nextRecordID, values: vals)
+                let record = Record(id: state.nextRecordID, values: state.keepsValues ? vals : [:])
                 state.nextRecordID += 1
                 state.records[key] = record
                 ids[key] = .int(Int64(record.id))

@@ -282,3 +282,62 @@ final class TCPProxy: @unchecked Sendable {
         return address
     }
 }
+
+/// Stops and starts the real test server with `BRIDGE_TEST_PG_CTL`. Every other database test running at the same
+/// time would fail with it, so it runs only when asked, alone:
+/// `BRIDGE_TEST_RESTART=1 scripts/with-postgres.sh swift test --filter InboxRestartTests`.
+@Suite(
+    .enabled(
+        if: TestDatabase.isConfigured && ProcessInfo.processInfo.environment["BRIDGE_TEST_RESTART"] != nil
+            && ProcessInfo.processInfo.environment["BRIDGE_TEST_PG_CTL"] != nil,
+        "set BRIDGE_TEST_RESTART=1 to stop and start the test server"
+    )
+)
+struct InboxRestartTests {
+    @Test func storeAndQueueSurviveAServerRestart() throws {
+        try withTestDatabase { database in
+            let inbox = try database.migratedInbox()
+            defer { inbox.close() }
+            var configuration = database.configuration
+            configuration.connectTimeout = .seconds(2)
+            let store = InboxStore(
+                configuration: .init(
+                    database: configuration,
+                    reconnectDelay: .milliseconds(20),
+                    maxReconnectDelay: .milliseconds(200)
+                )
+            )
+            defer { store.close() }
+            _ = try store.store(sampleEvent("before"))
+            _ = try inbox.status()
+
+            try pgCtl("stop", "-m", "fast")
+            let whileDown = #expect(throws: InboxError.self) { try store.store(sampleEvent("down")) }
+            #expect(whileDown?.isTransient == true)
+            try pgCtl("start")
+            try waitUntil("the store recovers") { (try? store.store(sampleEvent("after"))) != nil }
+
+            #expect(try inbox.status().pending == 2)
+        }
+    }
+
+    /// Runs the `BRIDGE_TEST_PG_CTL` script and waits for it (with `waitpid`: Foundation's `Process` can miss the
+    /// exit of a child that itself forks a daemon).
+    private func pgCtl(_ arguments: String...) throws {
+        let script = ProcessInfo.processInfo.environment["BRIDGE_TEST_PG_CTL"]!
+        let argv = ([script] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, script, &actions, nil, argv, environ)
+        try #require(spawned == 0, "cannot run BRIDGE_TEST_PG_CTL")
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+
+        #expect(status == 0, "pg_ctl \(arguments.joined(separator: " ")) exited with \(status)")
+    }
+}

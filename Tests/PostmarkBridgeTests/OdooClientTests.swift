@@ -168,6 +168,7 @@ import Testing
         #expect(failure.code == .validation)
         #expect(failure.message == "Bounce code must be a number")
         #expect(odoo.records.isEmpty)
+        #expect(client.status.isHealthy, "a refused record does not make Odoo unready")
     }
 
     @Test func unknownFieldMeansAnOutdatedAddon() async throws {

@@ -48,6 +48,8 @@ import Testing
             ("odoo.exceptions.AccessDenied", "Access Denied", OdooError.Code.accessDenied),
             ("odoo.exceptions.AccessError", "You are not allowed to create 'Postmark Notification'", .accessError),
             ("odoo.exceptions.ValidationError", "The operation cannot be completed: duplicate key", .validation),
+            ("odoo.exceptions.ValidationError", "Fields not accepted from the bridge: geo_city", .addonOutdated),
+            ("odoo.exceptions.ValidationError", "Fields the bridge may not write: name", .addonOutdated),
             ("odoo.exceptions.UserError", "The mail server is archived", .userError),
             ("odoo.exceptions.UserError", "Object postmark.notification doesn't exist", .addonMissing),
             ("odoo.exceptions.MissingError", "Record does not exist or has been deleted.", .missingRecord),
@@ -111,7 +113,8 @@ import Testing
 
     @Test func sessionExpiredIsTransient() throws {
         let body =
-            #"{"jsonrpc":"2.0","id":1,"error":{"code":100,"message":"Odoo Session Expired","data":{"name":"odoo.http.SessionExpiredException","message":"Session expired"}}}"#
+            #"{"jsonrpc":"2.0","id":1,"error":{"code":100,"message":"Odoo Session Expired","#
+            + #""data":{"name":"odoo.http.SessionExpiredException","message":"Session expired"}}}"#
         let error = try #require(throws: OdooError.self) {
             try OdooWire.decodeJSONRPCResponse(status: 200, body: Array(body.utf8))
         }

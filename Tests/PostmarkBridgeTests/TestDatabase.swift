@@ -11,7 +11,8 @@ import Testing
 ///
 /// Each test gets its own database, so tests and suites run in parallel without seeing each other's rows. Without
 /// the variable the database tests are skipped (``isConfigured``); under CI (`CI` set) the sentinel test below fails
-/// instead, so a CI run without a database cannot pass.
+/// instead, so a CI run without a database cannot pass. Pointed at a server of your own, the URL's user needs the
+/// right to create databases; `scripts/with-postgres.sh` starts a throw-away server where it has it.
 final class TestDatabase: Sendable {
     /// The server's connection string, from the environment; `nil` when not set.
     static let url: String? = {

@@ -3,9 +3,9 @@
 # - BRIDGE_ENV_FILE (optional) names a KEY=value file to load first: docker-compose.yml's setup
 #   service writes the Odoo connection (ODOO_URL, ODOO_DB, ODOO_USER, ODOO_API_KEY) there.
 #   Variables already set on the container win over the file. Lines are parsed, never executed.
-# - `serve` (the default) first brings the inbox schema up to date with `postmark-bridge migrate`.
-# - Any other bridge subcommand or option runs as is (`docker run IMAGE status --json`); anything
-#   else is executed as a command (`docker run -it IMAGE sh`).
+# - Bridge subcommands and options run the bridge (`docker run IMAGE status --json`); `serve`, the
+#   default, brings the inbox schema up to date itself, waiting for PostgreSQL if need be.
+#   Anything else is executed as a command (`docker run -it IMAGE sh`).
 set -eu
 
 say() {
@@ -42,11 +42,7 @@ if [ -n "${BRIDGE_ENV_FILE:-}" ]; then
 fi
 
 case ${1:-serve} in
-    serve)
-        postmark-bridge migrate
-        exec postmark-bridge "$@"
-        ;;
-    migrate | status | replay | check | -*)
+    serve | migrate | status | replay | check | -*)
         exec postmark-bridge "$@"
         ;;
     *)

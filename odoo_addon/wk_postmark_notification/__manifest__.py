@@ -21,6 +21,7 @@
             "wk_postmark_notification/static/tests/tours/**/*",
         ],
     },
+    "uninstall_hook": "uninstall_hook",
     "installable": True,
     "application": False,
 }

@@ -29,6 +29,7 @@ public enum BridgeApp {
         }
     }
 
+    /// How the inbox is reached, from `BRIDGE_DATABASE_URL`.
     static func postgres(_ configuration: BridgeConfiguration) -> PostgresConfiguration {
         PostgresConfiguration(connectionString: configuration.databaseURL)
     }
@@ -122,6 +123,7 @@ public enum BridgeApp {
 
 /// Human-readable `status` output.
 enum StatusText {
+    /// The status as aligned lines for a terminal.
     static func render(_ status: InboxStatus) -> String {
         var lines = [
             "pending    \(status.pending)",
@@ -149,6 +151,7 @@ final class ShutdownSignal: @unchecked Sendable {
     private let sources: [any DispatchSourceSignal]
     private let state = Mutex<(received: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
+    /// Installs the handlers; from then on SIGTERM and SIGINT no longer end the process by themselves.
     init() {
         var sources: [any DispatchSourceSignal] = []
         for signalNumber in [SIGTERM, SIGINT] {

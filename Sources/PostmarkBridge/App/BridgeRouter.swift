@@ -214,6 +214,7 @@ public final class BridgeRouter: HTTPResponder {
         }
     }
 
+    /// The methods a path answers, or `nil` for a path that is no endpoint.
     static func allowedMethods(path: String) -> [String]? {
         switch path {
         case "/healthz", "/readyz", "/metrics": return ["GET", "HEAD"]
@@ -222,12 +223,14 @@ public final class BridgeRouter: HTTPResponder {
         }
     }
 
+    /// 405 with the `Allow` header.
     static func methodNotAllowed(_ methods: [String]) -> HTTPResponse {
         error(
             405, "method_not_allowed", "Use \(methods.joined(separator: " or ")).",
             headers: [("Allow", methods.joined(separator: ", "))])
     }
 
+    /// A JSON error answer: `{"error": code, "message": message}`.
     static func error(_ status: Int, _ code: String, _ message: String, headers: [(String, String)] = [])
         -> HTTPResponse
     {

@@ -6,12 +6,19 @@ import Foundation
 /// gracefully by ``stop()``: the listener closes, requests in flight finish, waiting events are committed, the
 /// dispatcher finishes its batch, and the database connections close.
 final class BridgeService: Sendable {
+    /// The configuration it was built from.
     let configuration: BridgeConfiguration
+    /// The inbox database, for migrations, status and the forwarding queue.
     let database: InboxDatabase
+    /// The metrics `GET /metrics` renders.
     let metrics = Metrics()
+    /// The mail servers webhooks are accepted for.
     let directory: ServerDirectory
+    /// The group-commit store webhooks are committed to.
     let store: InboxStore
+    /// The HTTP server.
     let server: HTTPServer
+    /// The Odoo side, when Odoo is configured.
     let odoo: OdooSide?
     private let logger: Logger
 
@@ -113,6 +120,7 @@ final class BridgeService: Sendable {
         store.close()
     }
 
+    /// The inbox's readiness: a short `SELECT 1` within a second.
     static func inboxReadiness(database: InboxDatabase, store: InboxStore) -> ReadinessCheck {
         do {
             try database.ping(timeout: .seconds(1))
@@ -125,10 +133,14 @@ final class BridgeService: Sendable {
 
 /// Counts HTTP responses and connections into ``Metrics``.
 struct MetricsHTTPObserver: HTTPServerObserver {
+    /// The registry counted into.
     let metrics: Metrics
 
+    /// Counts an opened connection.
     func connectionOpened() { metrics.openConnections.add(1) }
+    /// Counts a closed connection.
     func connectionClosed() { metrics.openConnections.add(-1) }
+    /// Counts a response by status.
     func responseSent(status: Int, duration: Duration) { metrics.httpRequests.increment([String(status)]) }
 }
 

@@ -42,6 +42,7 @@ enum CheckCommand {
         return steps.contains { $0.outcome == .failed } ? 1 : 0
     }
 
+    /// The report as aligned lines for a terminal.
     static func renderText(_ steps: [OdooCheckReport.Step], _ servers: [OdooCheckReport.Server]) -> String {
         var lines = steps.map { step in
             let mark: String
@@ -61,6 +62,7 @@ enum CheckCommand {
         return lines.joined(separator: "\n")
     }
 
+    /// The report as one JSON object: `ok`, `steps` and `servers`.
     static func renderJSON(_ steps: [OdooCheckReport.Step], _ servers: [OdooCheckReport.Server]) -> String {
         let stepValues: [JSONValue] = steps.map {
             ["title": .string($0.title), "outcome": .string($0.outcome.rawValue), "detail": .string($0.detail)]

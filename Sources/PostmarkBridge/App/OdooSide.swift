@@ -3,9 +3,13 @@ import Foundation
 /// Everything the bridge runs when Odoo is configured: the settings sync, the dispatcher and the reconciliation
 /// of Postmark's side, each as one long-running task.
 final class OdooSide: Sendable {
+    /// The Odoo client all three share.
     let client: OdooClient
+    /// Reads the mail server settings and reports what the bridge sees.
     let sync: OdooSettingsSync
+    /// Forwards inbox events into Odoo.
     let dispatcher: Dispatcher
+    /// Keeps Postmark's side configured.
     let reconcileLoop: ReconcileLoop
     private let tasks = Locked<[Task<Void, Never>]>([])
 
@@ -96,13 +100,10 @@ final class OdooSide: Sendable {
     /// Odoo's health as the last call saw it; no call is made here, so probes cost Odoo nothing.
     func readiness() -> ReadinessCheck {
         let status = client.status
-        if let (error, _) = status.lastError {
-            return ReadinessCheck(name: "odoo", ok: false, detail: error.description)
+        if status.isHealthy {
+            return ReadinessCheck(name: "odoo", ok: true, detail: "reachable")
         }
-        guard status.lastSuccess != nil else {
-            return ReadinessCheck(name: "odoo", ok: false, detail: "not reached yet")
-        }
-        return ReadinessCheck(name: "odoo", ok: true, detail: "reachable")
+        return ReadinessCheck(name: "odoo", ok: false, detail: status.lastError?.error.description ?? "not reached yet")
     }
 
     /// A new event is in the inbox: forward it now and note the server as seen.

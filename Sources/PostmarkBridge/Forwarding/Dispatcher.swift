@@ -30,7 +30,7 @@ public final class Dispatcher: Sendable {
         public var retry: RetryPolicy
         /// The wait after a configuration error, which needs an admin.
         public var configurationRetryDelay: Duration
-        /// Attempts after which an event that alone makes Odoo fail with an unclassified exception is parked.
+        /// Failures after which an event that alone makes Odoo raise an unclassified exception is parked.
         public var maximumServerErrorAttempts: Int
         /// Backoff while the inbox itself fails.
         public var inboxRetry: RetryPolicy
@@ -77,6 +77,8 @@ public final class Dispatcher: Sendable {
         var pausedUntil: ContinuousClock.Instant?
         var consecutiveOdooFailures = 0
         var consecutiveInboxFailures = 0
+        // Unclassified failures per event that Odoo raised for it alone; attempts also count outages.
+        var strikes: [Int64: Int] = [:]
     }
 
     /// Creates a dispatcher; nothing happens until ``run()``.
@@ -285,7 +287,12 @@ public final class Dispatcher: Sendable {
 
     /// One event made Odoo fail: a permanent refusal parks it; an unclassified failure is retried a few times first.
     private func refuseAlone(_ event: PendingEvent, error: OdooError) async {
-        if error.kind == .permanent || event.attempts + 1 >= configuration.maximumServerErrorAttempts {
+        let strikes = state.withLock { state in
+            state.strikes[event.id, default: 0] += 1
+            return state.strikes[event.id]!
+        }
+        if error.kind == .permanent || strikes >= configuration.maximumServerErrorAttempts {
+            state.withLock { _ = $0.strikes.removeValue(forKey: event.id) }
             await park(event, reason: error.description)
             return
         }
@@ -319,23 +326,6 @@ public final class Dispatcher: Sendable {
 
     // MARK: - Inbox updates
 
-    /// Keeps the batch's lease alive until cancelled, so a slow Odoo call is not mistaken for a dead claimer.
-    private func renewLease(of ids: [Int64]) async {
-        let lease = configuration.lease
-        while true {
-            do {
-                try await Task.sleep(for: lease / 3)
-            } catch {
-                return
-            }
-            do {
-                try await inbox { [queue] in try queue.extendLease(ids, lease: lease) }
-            } catch {
-                noteInboxFailure(error, operation: "extend lease")
-            }
-        }
-    }
-
     private func markForwarded(_ forwarded: [Int64: Int], events: [PendingEvent]) async {
         do {
             try await inbox { [queue] in try queue.markForwarded(forwarded) }
@@ -346,6 +336,9 @@ public final class Dispatcher: Sendable {
         }
         let now = Date()
         state.withLock { state in
+            if !state.strikes.isEmpty {
+                for id in forwarded.keys { state.strikes[id] = nil }
+            }
             state.statistics.forwarded += forwarded.count
             state.statistics.batches += 1
             state.statistics.batchSizes.observe(Double(forwarded.count))
@@ -379,6 +372,23 @@ public final class Dispatcher: Sendable {
             )
         } catch {
             noteInboxFailure(error, operation: "park")
+        }
+    }
+
+    /// Keeps the batch's lease alive until cancelled, so a slow Odoo call is not mistaken for a dead claimer.
+    private func renewLease(of ids: [Int64]) async {
+        let lease = configuration.lease
+        while true {
+            do {
+                try await Task.sleep(for: lease / 3)
+            } catch {
+                return
+            }
+            do {
+                try await inbox { [queue] in try queue.extendLease(ids, lease: lease) }
+            } catch {
+                noteInboxFailure(error, operation: "extend lease")
+            }
         }
     }
 

@@ -47,6 +47,7 @@ public struct DispatcherHistogram: Sendable, Equatable {
         return lines
     }
 
+    /// A number as Prometheus prints it: integers without a fraction.
     static func format(_ value: Double) -> String {
         value.rounded() == value && abs(value) < 1e15 ? String(Int64(value)) : String(value)
     }

@@ -44,12 +44,13 @@ public struct InboxError: Error, Sendable, Equatable, CustomStringConvertible, C
         self.detail = detail
     }
 
-    /// Whether retrying the same operation later can succeed (the database was unreachable, busy or slow).
+    /// Whether retrying the same operation later can succeed: the database was unreachable, busy or slow, or the
+    /// bridge was shutting down. The HTTP router answers these with 503 and `Retry-After`.
     public var isTransient: Bool {
         switch code {
-        case .connectionFailed, .connectionLost, .timedOut, .unavailable, .saturated: true
+        case .connectionFailed, .connectionLost, .timedOut, .unavailable, .saturated, .closed: true
         case .queryFailed: sqlState.map(Self.isTransientSQLState) ?? false
-        case .uniqueViolation, .closed, .unexpectedResult, .migrationFailed, .invalidArgument: false
+        case .uniqueViolation, .unexpectedResult, .migrationFailed, .invalidArgument: false
         }
     }
 
@@ -59,6 +60,12 @@ public struct InboxError: Error, Sendable, Equatable, CustomStringConvertible, C
         case .connectionFailed, .connectionLost, .timedOut, .closed: true
         default: sqlState.map { $0.hasPrefix("08") || $0.hasPrefix("57P") } ?? false
         }
+    }
+
+    /// Whether the server or the network dropped the connection (as opposed to a timeout): the statement may
+    /// succeed on a new connection.
+    var droppedConnection: Bool {
+        code == .connectionLost || (code == .queryFailed && breaksConnection)
     }
 
     /// A short, secret-free text: the code, and the SQLSTATE when there is one.

@@ -83,12 +83,13 @@ struct InboxWriter {
                     connection = nil
                 }
                 // A connection that was fine at its last use can have been cut since (server restart): one retry on
-                // a new connection. Timeouts are not retried, the server is slow, not gone.
-                if error.code == .connectionLost && !retried {
+                // a new connection, harmless since a row already inserted comes back as a duplicate. Timeouts are not
+                // retried: the server is slow, not gone.
+                if error.droppedConnection && !retried {
                     retried = true
                     continue
                 }
-                if error.code == .connectionLost { markUnavailable(error) }
+                if error.droppedConnection { markUnavailable(error) }
                 return .failure(error)
             }
         }

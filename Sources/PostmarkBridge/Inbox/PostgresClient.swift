@@ -43,7 +43,7 @@ public final class PostgresClient: @unchecked Sendable {
         } catch  where error.breaksConnection || connection?.isHealthy != true {
             connection?.close()
             connection = nil
-            guard reused, error.code == .connectionLost else { throw error }
+            guard reused, error.droppedConnection else { throw error }
             connection = try PostgresConnection(configuration: configuration)
             do {
                 return try body(connection!)

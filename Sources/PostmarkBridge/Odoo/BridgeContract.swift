@@ -18,6 +18,10 @@ public enum BridgeContract {
         "geo_city", "click_location", "link_url", "payload",
     ]
 
+    /// Fields of ``notificationFields`` that only administrators see (the raw payload): `fields_get` hides them from
+    /// the bridge's user, while `bridge_ingest` still writes them, so the `check` command does not expect them.
+    public static let adminOnlyNotificationFields: Set<String> = ["payload"]
+
     /// Odoo's outgoing mail server model.
     public static let mailServerModel = "ir.mail_server"
     /// `@api.model postmark_bridge_report(reports) -> True`.

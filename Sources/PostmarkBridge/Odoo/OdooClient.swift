@@ -21,9 +21,9 @@ public struct OdooConfiguration: Sendable, CustomStringConvertible {
     public var apiKey: String
     /// A fixed transport, or `nil` to pick one from the server version (JSON-2 from Odoo 19 on).
     public var transport: OdooTransport?
-    /// The timeout of ordinary calls.
+    /// The timeout of ordinary calls; at least 1 s, as libcurl counts in whole seconds.
     public var timeout: Duration
-    /// The timeout of calls that carry a batch of notifications, which take Odoo longer.
+    /// The timeout of calls that carry a batch of notifications, which take Odoo longer; at least 1 s.
     public var batchTimeout: Duration
     /// The `User-Agent` sent with each call.
     public var userAgent: String
@@ -36,7 +36,7 @@ public struct OdooConfiguration: Sendable, CustomStringConvertible {
         apiKey: String,
         transport: OdooTransport? = nil,
         timeout: Duration = .seconds(30),
-        batchTimeout: Duration = .seconds(120),
+        batchTimeout: Duration = .seconds(60),
         userAgent: String = "postmark-bridge"
     ) {
         self.url = url
@@ -44,8 +44,8 @@ public struct OdooConfiguration: Sendable, CustomStringConvertible {
         self.login = login
         self.apiKey = apiKey
         self.transport = transport
-        self.timeout = timeout
-        self.batchTimeout = batchTimeout
+        self.timeout = max(timeout, .seconds(1))
+        self.batchTimeout = max(batchTimeout, .seconds(1))
         self.userAgent = userAgent
     }
 
@@ -100,8 +100,12 @@ public struct OdooClientStatus: Sendable {
     /// How many times a configuration error was logged: once per new problem, not once per retry.
     public var configurationErrorReports: Int
 
-    /// Whether the last call succeeded (nothing failed since).
-    public var isHealthy: Bool { lastSuccess != nil && lastError == nil }
+    /// Whether Odoo answers and accepts the bridge: the last call succeeded or failed only because Odoo refused its
+    /// records (a bad event does not make Odoo unready). The settings sync's periodic read keeps this fresh.
+    public var isHealthy: Bool {
+        guard let lastError else { return lastSuccess != nil }
+        return lastError.error.kind == .permanent
+    }
 }
 
 /// Calls Odoo's external API as the bridge user, over JSON-RPC or JSON-2.

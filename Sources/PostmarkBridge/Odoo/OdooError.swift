@@ -138,6 +138,7 @@ public struct OdooError: Error, Sendable, Equatable, CustomStringConvertible {
         return copy
     }
 
+    /// `text` on one line, blank lines dropped, shortened to ``maximumMessageLength`` characters.
     static func oneLine(_ text: String) -> String {
         let flattened = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }.joined(separator: " ")
@@ -164,7 +165,7 @@ public enum OdooErrorClassifier {
         case "AccessError", "Forbidden":
             return .accessError
         case "ValidationError", "IntegrityError", "UniqueViolation", "CheckViolation", "NotNullViolation":
-            return .validation
+            return isSignatureOrFieldMismatch(message) ? .addonOutdated : .validation
         case "MissingError":
             return .missingRecord
         case "UserError", "RedirectWarning":
@@ -223,9 +224,12 @@ public enum OdooErrorClassifier {
         message.contains("does not exist on the model")
     }
 
+    /// Whether the bridge and the addon disagree on names: the same refusal would hit every event, so it is the
+    /// admin's to fix, not a reason to park events. The addon's own wording for a field outside the contract counts.
     private static func isSignatureOrFieldMismatch(_ message: String) -> Bool {
         message.contains("unexpected keyword argument") || message.contains("required positional argument")
-            || message.hasPrefix("Invalid field")
+            || message.hasPrefix("Invalid field") || message.hasPrefix("Fields not accepted from the bridge")
+            || message.hasPrefix("Fields the bridge may not write")
     }
 
     private static func isUnknownDatabase(_ message: String) -> Bool {
