@@ -26,6 +26,9 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from odoo_check_key import read_env_file  # noqa: E402  (scripts/ is not a package)
+
 WORK = os.environ["E2E_WORK"]
 BRIDGE_BIN = os.environ["E2E_BRIDGE_BIN"]
 BRIDGE_PORT = int(os.environ["E2E_BRIDGE_PORT"])
@@ -34,15 +37,6 @@ ADMIN = ("admin", "admin")
 HOST = "127.0.0.1"
 
 
-def read_env_file(path):
-    values = {}
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            line = line.strip()
-            if line and not line.startswith("#") and "=" in line:
-                name, value = line.split("=", 1)
-                values[name.strip()] = value.strip()
-    return values
 
 
 ODOO_ENV = read_env_file(os.environ["E2E_ODOO_ENV"])
