@@ -23,10 +23,12 @@ enum InboxStatements {
             ON CONFLICT (dedupe_key) DO NOTHING
             RETURNING id, dedupe_key
         )
-        SELECT i.dedupe_key, n.id AS inserted_id, e.id AS existing_id
+        SELECT i.dedupe_key, n.id AS inserted_id,
+               CASE WHEN n.id IS NULL THEN
+                   (SELECT e.id FROM inbox_events e WHERE e.dedupe_key = i.dedupe_key)
+               END AS existing_id
         FROM input i
         LEFT JOIN inserted n ON n.dedupe_key = i.dedupe_key
-        LEFT JOIN inbox_events e ON n.id IS NULL AND e.dedupe_key = i.dedupe_key
         """
 
     /// Inserts `events`, whose dedupe keys are distinct, and returns each one's outcome in the same order.
