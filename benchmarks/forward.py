@@ -36,8 +36,24 @@ BATCH = os.environ.get("BRIDGE_FORWARD_BATCH")
 
 def psql(database, sql):
     result = subprocess.run(
-        [PSQL, "-h", PG_HOST, "-p", PG_PORT, "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1", "-qAtc", sql],
-        capture_output=True, text=True, check=False,
+        [
+            PSQL,
+            "-h",
+            PG_HOST,
+            "-p",
+            PG_PORT,
+            "-U",
+            "postgres",
+            "-d",
+            database,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qAtc",
+            sql,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         raise RuntimeError(f"psql failed: {result.stderr.strip()}")
@@ -64,26 +80,36 @@ class Benchmark:
         self.run = e2e.Run(odoo_command)
         if BATCH:
             self.run.bridge.env["BRIDGE_FORWARD_BATCH"] = BATCH
-        self.bridge_rpc = e2e.OdooRPC(e2e.ODOO_URL, e2e.ODOO_DB, e2e.ODOO_ENV["ODOO_USER"],
-                                      e2e.ODOO_ENV["ODOO_API_KEY"])
+        self.bridge_rpc = e2e.OdooRPC(
+            e2e.ODOO_URL, e2e.ODOO_DB, e2e.ODOO_ENV["ODOO_USER"], e2e.ODOO_ENV["ODOO_API_KEY"]
+        )
 
     # -- the values the bridge would send for a Delivery (PostmarkEvent.notificationValues)
 
     def values(self, payload, key):
         metadata = json.dumps(payload["Metadata"], separators=(",", ":"), sort_keys=True)
         return {
-            "dedupe_key": key, "state": "delivered", "record_type": "delivery",
-            "mail_server_id": self.run.server_id, "recipient": payload["Recipient"],
-            "postmark_message_id": payload["MessageID"], "message_stream": payload["MessageStream"],
-            "tag": payload["Tag"], "event_date": payload["DeliveredAt"][:19].replace("T", " "),
-            "metadata": metadata, "details": payload["Details"], "payload": json.dumps(payload),
+            "dedupe_key": key,
+            "state": "delivered",
+            "record_type": "delivery",
+            "mail_server_id": self.run.server_id,
+            "recipient": payload["Recipient"],
+            "postmark_message_id": payload["MessageID"],
+            "message_stream": payload["MessageStream"],
+            "tag": payload["Tag"],
+            "event_date": payload["DeliveredAt"][:19].replace("T", " "),
+            "metadata": metadata,
+            "details": payload["Details"],
+            "payload": json.dumps(payload),
         }
 
     def baseline(self):
         events = e2e.Events(self.run.messages[0], self.run.partners[0], "recipient1@example.com")
         rates = {}
         for method in ("create", "bridge_ingest"):
-            payloads = [events.delivery(tag=f"bench-baseline-{method}") for _ in range(BASELINE_CALLS)]
+            payloads = [
+                events.delivery(tag=f"bench-baseline-{method}") for _ in range(BASELINE_CALLS)
+            ]
             values = [self.values(payload, f"baseline:{uuid.uuid4()}") for payload in payloads]
             if method == "create":
                 # The payload field is for administrators; the bridge user may not write it directly.
@@ -97,8 +123,11 @@ class Benchmark:
                     self.bridge_rpc.call("postmark.notification", "bridge_ingest", [item])
             elapsed = time.monotonic() - started
             rates[method] = BASELINE_CALLS / elapsed
-            print(f"baseline: {BASELINE_CALLS} single `{method}` calls in {elapsed:.1f} s = "
-                  f"{rates[method]:.0f} notifications/s ({1000 * elapsed / BASELINE_CALLS:.1f} ms per call)", flush=True)
+            print(
+                f"baseline: {BASELINE_CALLS} single `{method}` calls in {elapsed:.1f} s = "
+                f"{rates[method]:.0f} notifications/s ({1000 * elapsed / BASELINE_CALLS:.1f} ms per call)",
+                flush=True,
+            )
         return rates
 
     # -- the inbox
@@ -108,15 +137,25 @@ class Benchmark:
         psql("postgres", f'DROP DATABASE IF EXISTS "{database}"')
         psql("postgres", f'CREATE DATABASE "{database}"')
         url = f"postgresql://postgres@127.0.0.1:{PG_PORT}/{database}"
-        migrate = subprocess.run([e2e.BRIDGE_BIN, "migrate"], env=dict(self.run.bridge.env, BRIDGE_DATABASE_URL=url),
-                                 capture_output=True, text=True, check=False)
+        migrate = subprocess.run(
+            [e2e.BRIDGE_BIN, "migrate"],
+            env=dict(self.run.bridge.env, BRIDGE_DATABASE_URL=url),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if migrate.returncode != 0:
             raise RuntimeError(f"migrate failed: {migrate.stderr.strip()}")
-        metadata = {"odoo_db": e2e.ODOO_DB, "odoo_message_id": str(self.run.messages[0]),
-                    "odoo_partner_id": str(self.run.partners[0])}
+        metadata = {
+            "odoo_db": e2e.ODOO_DB,
+            "odoo_message_id": str(self.run.messages[0]),
+            "odoo_partner_id": str(self.run.partners[0]),
+        }
         started = time.monotonic()
         # One realistic Delivery per row: its own MessageID, time and dedupe key, the Odoo metadata of a real message.
-        psql(database, f"""
+        psql(
+            database,
+            f"""
             INSERT INTO inbox_events (mail_server_id, dedupe_key, record_type, state, message_id, recipient,
                                       occurred_at, received_at, payload)
             SELECT {self.run.server_id}, '{prefix}:' || n, 'delivery', 'delivered', m, 'recipient1@example.com', t, now(),
@@ -129,9 +168,13 @@ class Benchmark:
             FROM (SELECT n, md5('{prefix}' || n)::uuid::text AS m,
                          timestamptz '2025-01-01 00:00:00+00' + n * interval '10 ms' AS t
                   FROM generate_series(1, {count}) AS n) AS rows
-        """)
+        """,
+        )
         psql(database, "ANALYZE inbox_events")
-        print(f"inbox {database}: {count} pending events inserted in {time.monotonic() - started:.1f} s", flush=True)
+        print(
+            f"inbox {database}: {count} pending events inserted in {time.monotonic() - started:.1f} s",
+            flush=True,
+        )
         return url
 
     def status(self):
@@ -162,7 +205,10 @@ class Benchmark:
             if status is not None:
                 pending = status["pending"]
                 if status.get("parked"):
-                    print(f"warning: {status['parked']} events parked: {status.get('last_error')}", flush=True)
+                    print(
+                        f"warning: {status['parked']} events parked: {status.get('last_error')}",
+                        flush=True,
+                    )
             if pending == 0:
                 break
             if time_limit is not None and now - started >= time_limit:
@@ -180,12 +226,17 @@ class Benchmark:
         values = [rss for _, rss in samples]
         # The first minute warms up (connections, buffers, allocator arenas); flat means no growth after it.
         settled = [rss for at, rss in samples if at >= 60] or values
-        return (f"RSS min {mib(min(values))}, max {mib(max(values))}, last {mib(values[-1])}; after the first minute "
-                f"min {mib(min(settled))}, max {mib(max(settled))} ({len(values)} samples every {RSS_INTERVAL:g} s)")
+        return (
+            f"RSS min {mib(min(values))}, max {mib(max(values))}, last {mib(values[-1])}; after the first minute "
+            f"min {mib(min(settled))}, max {mib(max(settled))} ({len(values)} samples every {RSS_INTERVAL:g} s)"
+        )
 
     def main(self):
-        print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; Odoo workers: "
-              f"{os.environ.get('BENCH_ODOO_WORKERS')}; bridge batch: {BATCH or 'default'}", flush=True)
+        print(
+            f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; Odoo workers: "
+            f"{os.environ.get('BENCH_ODOO_WORKERS')}; bridge batch: {BATCH or 'default'}",
+            flush=True,
+        )
         try:
             self.run.odoo.start()
             self.run.prepare_odoo()
@@ -196,26 +247,45 @@ class Benchmark:
             elapsed, drained, samples = self.drain(url, EVENTS, 1)
             in_odoo = self.run.count_by_tag("bench100k")
             rate = drained / elapsed
-            print(f"throughput: {drained} events forwarded in {elapsed:.1f} s (bridge start to pending == 0) = "
-                  f"{rate:.0f} notifications/s; Odoo has {in_odoo} records of them", flush=True)
-            print(f"throughput: {rate / baseline:.1f}x one call per event ({baseline:.0f}/s, the faster baseline "
-                  f"being {max(rates.values()):.0f}/s: {rate / max(rates.values()):.1f}x); "
-                  f"targets >= 10x and >= 1000/s", flush=True)
+            print(
+                f"throughput: {drained} events forwarded in {elapsed:.1f} s (bridge start to pending == 0) = "
+                f"{rate:.0f} notifications/s; Odoo has {in_odoo} records of them",
+                flush=True,
+            )
+            print(
+                f"throughput: {rate / baseline:.1f}x one call per event ({baseline:.0f}/s, the faster baseline "
+                f"being {max(rates.values()):.0f}/s: {rate / max(rates.values()):.1f}x); "
+                f"targets >= 10x and >= 1000/s",
+                flush=True,
+            )
             print(f"throughput: {self.rss_summary(samples)}", flush=True)
 
             url = self.fill_inbox("bench_1m", MEMORY_EVENTS, "bench1m")
             elapsed, drained, samples = self.drain(url, MEMORY_EVENTS, RSS_INTERVAL, MEMORY_SECONDS)
-            verdict = "drained completely" if drained == MEMORY_EVENTS else f"stopped after {MEMORY_SECONDS:g} s"
-            print(f"memory: backlog of {MEMORY_EVENTS}: {drained} forwarded in {elapsed:.0f} s "
-                  f"({drained / elapsed:.0f}/s), {verdict}", flush=True)
+            verdict = (
+                "drained completely"
+                if drained == MEMORY_EVENTS
+                else f"stopped after {MEMORY_SECONDS:g} s"
+            )
+            print(
+                f"memory: backlog of {MEMORY_EVENTS}: {drained} forwarded in {elapsed:.0f} s "
+                f"({drained / elapsed:.0f}/s), {verdict}",
+                flush=True,
+            )
             print(f"memory: {self.rss_summary(samples)}", flush=True)
-            print("memory: samples (s, MiB): " + " ".join(f"{at:.0f}:{rss / 1024:.1f}" for at, rss in samples),
-                  flush=True)
+            print(
+                "memory: samples (s, MiB): "
+                + " ".join(f"{at:.0f}:{rss / 1024:.1f}" for at, rss in samples),
+                flush=True,
+            )
             if len(samples) > 4:
                 half = len(samples) // 2
                 first = statistics.mean(rss for _, rss in samples[1:half])
                 second = statistics.mean(rss for _, rss in samples[half:])
-                print(f"memory: mean RSS first half {mib(first)}, second half {mib(second)}", flush=True)
+                print(
+                    f"memory: mean RSS first half {mib(first)}, second half {mib(second)}",
+                    flush=True,
+                )
         finally:
             if self.run.bridge.process is not None and self.run.bridge.process.poll() is None:
                 self.run.bridge.stop()

@@ -40,32 +40,50 @@ def read_env_file(path):
 
 def call(url, service, method, *args):
     """One /jsonrpc call; returns `result` (None when Odoo leaves it out) or raises RPCError."""
-    body = json.dumps({"jsonrpc": "2.0", "method": "call", "id": 1,
-                       "params": {"service": service, "method": method, "args": list(args)}}).encode()
-    request = urllib.request.Request(url.rstrip("/") + "/jsonrpc", data=body,
-                                     headers={"Content-Type": "application/json"})
+    body = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "method": "call",
+            "id": 1,
+            "params": {"service": service, "method": method, "args": list(args)},
+        }
+    ).encode()
+    request = urllib.request.Request(
+        url.rstrip("/") + "/jsonrpc", data=body, headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=60) as response:
         answer = json.load(response)
     if "error" in answer:
         data = answer["error"].get("data") or {}
-        raise RPCError(data.get("name", "error"), data.get("message") or answer["error"].get("message", ""))
+        raise RPCError(
+            data.get("name", "error"), data.get("message") or answer["error"].get("message", "")
+        )
     return answer.get("result")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--env-file", help="read the ODOO_* settings from this file instead of the environment")
+    parser.add_argument(
+        "--env-file", help="read the ODOO_* settings from this file instead of the environment"
+    )
     parser.add_argument("--group", default=BRIDGE_GROUP, help="XML id of the bridge group")
-    parser.add_argument("--expect-one-user", action="store_true",
-                        help="also check that exactly one user (archived ones included) has this login")
+    parser.add_argument(
+        "--expect-one-user",
+        action="store_true",
+        help="also check that exactly one user (archived ones included) has this login",
+    )
     options = parser.parse_args()
 
     settings = read_env_file(options.env_file) if options.env_file else os.environ
-    missing = [n for n in ("ODOO_URL", "ODOO_DB", "ODOO_USER", "ODOO_API_KEY") if not settings.get(n)]
+    missing = [
+        n for n in ("ODOO_URL", "ODOO_DB", "ODOO_USER", "ODOO_API_KEY") if not settings.get(n)
+    ]
     if missing:
         print(f"FAIL: missing {', '.join(missing)}")
         return 2
-    url, db, login, key = (settings[n] for n in ("ODOO_URL", "ODOO_DB", "ODOO_USER", "ODOO_API_KEY"))
+    url, db, login, key = (
+        settings[n] for n in ("ODOO_URL", "ODOO_DB", "ODOO_USER", "ODOO_API_KEY")
+    )
     failures = 0
 
     def check(label, passed, detail=""):
@@ -89,12 +107,20 @@ def main():
 
     try:
         servers = execute("ir.mail_server", "search_read", [], fields=["id", "name"], limit=50)
-        check("the user can read ir.mail_server", isinstance(servers, list), f"{len(servers)} server(s)")
+        check(
+            "the user can read ir.mail_server",
+            isinstance(servers, list),
+            f"{len(servers)} server(s)",
+        )
     except RPCError as error:
         check("the user can read ir.mail_server", False, str(error))
 
-    for group, wanted in ((options.group, True), ("base.group_user", True),
-                          ("base.group_system", False), ("base.group_erp_manager", False)):
+    for group, wanted in (
+        (options.group, True),
+        ("base.group_user", True),
+        ("base.group_system", False),
+        ("base.group_erp_manager", False),
+    ):
         try:
             member = execute("res.users", "has_group", [uid], group)
             check(f"{'in' if wanted else 'not in'} group {group}", member is wanted)
@@ -105,11 +131,17 @@ def main():
         execute("ir.config_parameter", "search_read", [], fields=["key"], limit=1)
         check("admin-only ir.config_parameter is closed to the user", False, "it could read it")
     except RPCError as error:
-        check("admin-only ir.config_parameter is closed to the user", error.name.endswith("AccessError"), error.name)
+        check(
+            "admin-only ir.config_parameter is closed to the user",
+            error.name.endswith("AccessError"),
+            error.name,
+        )
 
     if options.expect_one_user:
         try:
-            count = execute("res.users", "search_count", [("login", "=", login)], context={"active_test": False})
+            count = execute(
+                "res.users", "search_count", [("login", "=", login)], context={"active_test": False}
+            )
             check(f"exactly one user has login {login}", count == 1, f"{count} found")
         except RPCError as error:
             check(f"exactly one user has login {login}", False, str(error))

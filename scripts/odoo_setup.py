@@ -67,7 +67,9 @@ def probe(odoo):
         with odoo.sql_db.db_connect(database).cursor() as cr:
             cr.execute("SELECT to_regclass('ir_module_module') IS NOT NULL")
             if cr.fetchone()[0]:
-                cr.execute("SELECT state, latest_version FROM ir_module_module WHERE name = %s", [MODULE])
+                cr.execute(
+                    "SELECT state, latest_version FROM ir_module_module WHERE name = %s", [MODULE]
+                )
                 row = cr.fetchone()
                 if row:
                     result["MODULE_STATE"] = row[0] or ""
@@ -88,7 +90,9 @@ def bridge_group_xmlid(env):
     """The bridge group's XML id, from the contract file the addon ships (the one source of truth)."""
     from odoo.modules.module import get_module_path
 
-    contract = os.path.join(get_module_path(MODULE, display_warning=False) or "", "bridge_contract.json")
+    contract = os.path.join(
+        get_module_path(MODULE, display_warning=False) or "", "bridge_contract.json"
+    )
     try:
         with open(contract, encoding="utf-8") as handle:
             return json.load(handle).get("bridge_group") or DEFAULT_BRIDGE_GROUP
@@ -114,15 +118,19 @@ def ensure_user(env, login):
     groups_field = "group_ids" if "group_ids" in users._fields else "groups_id"
     user = users.search([("login", "=", login)])
 
-    if user and (user._is_superuser() or user == env.ref("base.user_admin", raise_if_not_found=False)):
+    if user and (
+        user._is_superuser() or user == env.ref("base.user_admin", raise_if_not_found=False)
+    ):
         raise SetupError(f"login {login!r} belongs to the administrator; choose another login")
 
     if not user:
-        user = users.create({
-            "name": "Postmark Bridge",
-            "login": login,
-            groups_field: [Command.set(wanted.ids)],
-        })
+        user = users.create(
+            {
+                "name": "Postmark Bridge",
+                "login": login,
+                groups_field: [Command.set(wanted.ids)],
+            }
+        )
         outcome = "created"
     else:
         outcome = "unchanged"
@@ -130,14 +138,20 @@ def ensure_user(env, login):
             user.active = True
             outcome = "updated"
         # Implied groups come back by themselves; anything else (Settings, Sales...) is taken away.
-        implied = wanted.all_implied_ids if "all_implied_ids" in wanted._fields else wanted.trans_implied_ids
+        implied = (
+            wanted.all_implied_ids
+            if "all_implied_ids" in wanted._fields
+            else wanted.trans_implied_ids
+        )
         expected = (wanted | implied).sorted("id")
         if user[groups_field].sorted("id") != expected:
             user.write({groups_field: [Command.set(wanted.ids)]})
             outcome = "updated"
 
     if user.has_group("base.group_system") or user.has_group("base.group_erp_manager"):
-        raise SetupError(f"the group {group_xmlid} implies administration rights; the bridge must not be admin")
+        raise SetupError(
+            f"the group {group_xmlid} implies administration rights; the bridge must not be admin"
+        )
     if not user.has_group(group_xmlid) or user.share:
         raise SetupError(f"user {login!r} could not be made an internal user of {group_xmlid}")
     return user, outcome
@@ -174,7 +188,9 @@ def configure(env):
 
     module = env["ir.module.module"].search([("name", "=", MODULE)])
     if module.state != "installed":
-        raise SetupError(f"{MODULE} is not installed in {env.cr.dbname} (state: {module.state or 'unknown'})")
+        raise SetupError(
+            f"{MODULE} is not installed in {env.cr.dbname} (state: {module.state or 'unknown'})"
+        )
 
     user, user_outcome = ensure_user(env, login)
     key, key_outcome = ensure_key(env, user, key_name, offered, rotate)
@@ -183,8 +199,15 @@ def configure(env):
         env.registry.signal_changes()
 
     note(f"user {login!r} (id {user.id}) {user_outcome}; API key {key_outcome!r}")
-    write_result({"ODOO_USER": login, "ODOO_API_KEY": key, "USER_ID": user.id,
-                  "USER_OUTCOME": user_outcome, "KEY_OUTCOME": key_outcome})
+    write_result(
+        {
+            "ODOO_USER": login,
+            "ODOO_API_KEY": key,
+            "USER_ID": user.id,
+            "USER_OUTCOME": user_outcome,
+            "KEY_OUTCOME": key_outcome,
+        }
+    )
 
 
 def main(namespace):

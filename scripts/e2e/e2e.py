@@ -37,8 +37,6 @@ ADMIN = ("admin", "admin")
 HOST = "127.0.0.1"
 
 
-
-
 ODOO_ENV = read_env_file(os.environ["E2E_ODOO_ENV"])
 ODOO_URL = ODOO_ENV["ODOO_URL"]
 ODOO_DB = ODOO_ENV["ODOO_DB"]
@@ -78,8 +76,12 @@ class OdooRPC:
 
     def _call(self, service, method, *args, timeout=60):
         body = json.dumps(
-            {"jsonrpc": "2.0", "method": "call", "id": random.randint(1, 1 << 30),
-             "params": {"service": service, "method": method, "args": list(args)}}
+            {
+                "jsonrpc": "2.0",
+                "method": "call",
+                "id": random.randint(1, 1 << 30),
+                "params": {"service": service, "method": method, "args": list(args)},
+            }
         ).encode()
         request = urllib.request.Request(self.url, body, {"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -90,7 +92,9 @@ class OdooRPC:
         return answer.get("result")
 
     def authenticate(self):
-        self.uid = self._call("common", "authenticate", self.database, self.login, self.password, {})
+        self.uid = self._call(
+            "common", "authenticate", self.database, self.login, self.password, {}
+        )
         if not self.uid:
             raise OdooRPCError(f"login {self.login} refused")
         return self.uid
@@ -99,7 +103,15 @@ class OdooRPC:
         if self.uid is None:
             self.authenticate()
         return self._call(
-            "object", "execute_kw", self.database, self.uid, self.password, model, method, list(args), kwargs
+            "object",
+            "execute_kw",
+            self.database,
+            self.uid,
+            self.password,
+            model,
+            method,
+            list(args),
+            kwargs,
         )
 
     def reachable(self):
@@ -144,8 +156,11 @@ class OdooServer:
     def start(self):
         output = open(os.path.join(WORK, "logs", "odoo.out"), "ab")
         self.process = subprocess.Popen(
-            self.command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True
+            self.command,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         write_pid("odoo", self.process.pid)
         probe = OdooRPC(ODOO_URL, ODOO_DB, *ADMIN)
@@ -185,11 +200,17 @@ class Bridge:
         output.write(f"---- start {self.starts}\n".encode())
         output.flush()
         self.process = subprocess.Popen(
-            [BRIDGE_BIN, "serve"], env=self.env, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True
+            [BRIDGE_BIN, "serve"],
+            env=self.env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         write_pid("bridge", self.process.pid)
-        if not wait_until(lambda: self.process.poll() is None and http_get("/healthz")[0] == 200, 30, 0.2):
+        if not wait_until(
+            lambda: self.process.poll() is None and http_get("/healthz")[0] == 200, 30, 0.2
+        ):
             raise RuntimeError("the bridge did not start (see logs/bridge.log)")
 
     def kill(self):
@@ -203,7 +224,11 @@ class Bridge:
 
     def status(self):
         result = subprocess.run(
-            [BRIDGE_BIN, "status", "--json"], env=self.env, capture_output=True, timeout=30, check=False
+            [BRIDGE_BIN, "status", "--json"],
+            env=self.env,
+            capture_output=True,
+            timeout=30,
+            check=False,
         )
         return json.loads(result.stdout) if result.returncode == 0 else None
 
@@ -269,7 +294,11 @@ class Events:
     """Builds Postmark payloads about one Odoo message and recipient."""
 
     def __init__(self, message_id, partner_id, email):
-        self.metadata = {"odoo_db": ODOO_DB, "odoo_message_id": str(message_id), "odoo_partner_id": str(partner_id)}
+        self.metadata = {
+            "odoo_db": ODOO_DB,
+            "odoo_message_id": str(message_id),
+            "odoo_partner_id": str(partner_id),
+        }
         self.email = email
         self.clock = datetime(2025, 3, 1, 9, 0, 0, tzinfo=timezone.utc)
 
@@ -279,31 +308,55 @@ class Events:
 
     def delivery(self, tag="e2e", message_id=None, metadata=None):
         return {
-            "RecordType": "Delivery", "ServerID": 23, "MessageStream": "outbound",
-            "MessageID": message_id or str(uuid.uuid4()), "Recipient": self.email, "Tag": tag,
-            "DeliveredAt": self._next_time(), "Details": "smtp;250 2.0.0 OK", "Metadata": metadata or self.metadata,
+            "RecordType": "Delivery",
+            "ServerID": 23,
+            "MessageStream": "outbound",
+            "MessageID": message_id or str(uuid.uuid4()),
+            "Recipient": self.email,
+            "Tag": tag,
+            "DeliveredAt": self._next_time(),
+            "Details": "smtp;250 2.0.0 OK",
+            "Metadata": metadata or self.metadata,
         }
 
     def bounce(self, bounce_type, record_type="Bounce"):
         return {
-            "RecordType": record_type, "MessageStream": "outbound", "ID": random.randint(1, 1 << 62),
-            "Type": bounce_type, "TypeCode": 1, "Name": bounce_type, "Tag": "e2e",
-            "MessageID": str(uuid.uuid4()), "Metadata": self.metadata, "ServerID": 23,
-            "Description": f"A {bounce_type} from the end-to-end test.", "Details": "smtp;550 5.1.1 no such user",
-            "Email": self.email, "From": "sender@example.com", "BouncedAt": self._next_time(),
-            "DumpAvailable": False, "Inactive": bounce_type == "HardBounce", "CanActivate": True,
+            "RecordType": record_type,
+            "MessageStream": "outbound",
+            "ID": random.randint(1, 1 << 62),
+            "Type": bounce_type,
+            "TypeCode": 1,
+            "Name": bounce_type,
+            "Tag": "e2e",
+            "MessageID": str(uuid.uuid4()),
+            "Metadata": self.metadata,
+            "ServerID": 23,
+            "Description": f"A {bounce_type} from the end-to-end test.",
+            "Details": "smtp;550 5.1.1 no such user",
+            "Email": self.email,
+            "From": "sender@example.com",
+            "BouncedAt": self._next_time(),
+            "DumpAvailable": False,
+            "Inactive": bounce_type == "HardBounce",
+            "CanActivate": True,
             "Subject": "End-to-end test",
         }
 
     def open(self):
         return {
-            "RecordType": "Open", "MessageStream": "outbound", "FirstOpen": True,
+            "RecordType": "Open",
+            "MessageStream": "outbound",
+            "FirstOpen": True,
             "Client": {"Name": "Firefox 120", "Company": "Mozilla", "Family": "Firefox"},
-            "OS": {"Name": "Linux", "Company": "", "Family": "Linux"}, "Platform": "Desktop",
+            "OS": {"Name": "Linux", "Company": "", "Family": "Linux"},
+            "Platform": "Desktop",
             "UserAgent": "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0",
             "Geo": {"CountryISOCode": "BE", "Country": "Belgium", "City": "Brussels"},
-            "MessageID": str(uuid.uuid4()), "Metadata": self.metadata, "ReceivedAt": self._next_time(),
-            "Tag": "e2e", "Recipient": self.email,
+            "MessageID": str(uuid.uuid4()),
+            "Metadata": self.metadata,
+            "ReceivedAt": self._next_time(),
+            "Tag": "e2e",
+            "Recipient": self.email,
         }
 
     def click(self, with_partner=True):
@@ -311,26 +364,45 @@ class Events:
         if not with_partner:
             del metadata["odoo_partner_id"]
         return {
-            "RecordType": "Click", "MessageStream": "outbound", "ClickLocation": "HTML",
+            "RecordType": "Click",
+            "MessageStream": "outbound",
+            "ClickLocation": "HTML",
             "Client": {"Name": "Chrome 120", "Company": "Google", "Family": "Chrome"},
-            "OS": {"Name": "Windows 11", "Company": "Microsoft", "Family": "Windows"}, "Platform": "Desktop",
-            "UserAgent": "Mozilla/5.0 (Windows NT 10.0) Chrome/120.0", "OriginalLink": "https://example.com/offer",
-            "Geo": {}, "MessageID": str(uuid.uuid4()), "Metadata": metadata, "ReceivedAt": self._next_time(),
-            "Tag": "e2e", "Recipient": self.email,
+            "OS": {"Name": "Windows 11", "Company": "Microsoft", "Family": "Windows"},
+            "Platform": "Desktop",
+            "UserAgent": "Mozilla/5.0 (Windows NT 10.0) Chrome/120.0",
+            "OriginalLink": "https://example.com/offer",
+            "Geo": {},
+            "MessageID": str(uuid.uuid4()),
+            "Metadata": metadata,
+            "ReceivedAt": self._next_time(),
+            "Tag": "e2e",
+            "Recipient": self.email,
         }
 
     def subscription_change(self, suppress, reason):
         return {
-            "RecordType": "SubscriptionChange", "MessageID": str(uuid.uuid4()), "ServerID": 23,
-            "MessageStream": "outbound", "ChangedAt": self._next_time(), "Recipient": self.email,
-            "Origin": "Recipient", "SuppressSending": suppress, "SuppressionReason": reason, "Tag": "e2e",
+            "RecordType": "SubscriptionChange",
+            "MessageID": str(uuid.uuid4()),
+            "ServerID": 23,
+            "MessageStream": "outbound",
+            "ChangedAt": self._next_time(),
+            "Recipient": self.email,
+            "Origin": "Recipient",
+            "SuppressSending": suppress,
+            "SuppressionReason": reason,
+            "Tag": "e2e",
             "Metadata": self.metadata,
         }
 
     def unknown_record_type(self):
         return {
-            "RecordType": "Reactivation", "MessageStream": "outbound", "MessageID": str(uuid.uuid4()),
-            "Recipient": self.email, "ServerID": 23, "Metadata": self.metadata,
+            "RecordType": "Reactivation",
+            "MessageStream": "outbound",
+            "MessageID": str(uuid.uuid4()),
+            "Recipient": self.email,
+            "ServerID": 23,
+            "Metadata": self.metadata,
         }
 
 
@@ -362,46 +434,77 @@ class Run:
         """A Postmark mail server, a sender, two recipients and two messages with email notifications."""
         admin = self.admin
         self.server_id = admin.call(
-            "ir.mail_server", "create",
-            {"name": "Postmark (e2e)", "smtp_host": "127.0.0.1", "smtp_port": 9, "postmark_enabled": True,
-             "postmark_server_id": "4242"},
+            "ir.mail_server",
+            "create",
+            {
+                "name": "Postmark (e2e)",
+                "smtp_host": "127.0.0.1",
+                "smtp_port": 9,
+                "postmark_enabled": True,
+                "postmark_server_id": "4242",
+            },
         )
-        self.token = admin.call("ir.mail_server", "read", [self.server_id], ["postmark_webhook_token"])[0][
-            "postmark_webhook_token"
-        ]
+        self.token = admin.call(
+            "ir.mail_server", "read", [self.server_id], ["postmark_webhook_token"]
+        )[0]["postmark_webhook_token"]
         # An ordinary internal user who may edit contacts (so may post on one).
-        groups = [admin.call("ir.model.data", "check_object_reference", "base", xmlid)[1]
-                  for xmlid in ("group_user", "group_partner_manager")]
+        groups = [
+            admin.call("ir.model.data", "check_object_reference", "base", xmlid)[1]
+            for xmlid in ("group_user", "group_partner_manager")
+        ]
         self.sender_uid = admin.call(
-            "res.users", "create",
-            {"name": "E2E Sender", "login": "e2e-sender", "password": "e2e-sender-password",
-             "email": "sender@example.com", "groups_id": [(6, 0, groups)]},
+            "res.users",
+            "create",
+            {
+                "name": "E2E Sender",
+                "login": "e2e-sender",
+                "password": "e2e-sender-password",
+                "email": "sender@example.com",
+                "groups_id": [(6, 0, groups)],
+            },
         )
-        customer = admin.call("res.partner", "create", {"name": "E2E Customer", "email": "customer@example.com"})
+        customer = admin.call(
+            "res.partner", "create", {"name": "E2E Customer", "email": "customer@example.com"}
+        )
         self.partners = [
-            admin.call("res.partner", "create", {"name": f"E2E Recipient {n}", "email": f"recipient{n}@example.com"})
+            admin.call(
+                "res.partner",
+                "create",
+                {"name": f"E2E Recipient {n}", "email": f"recipient{n}@example.com"},
+            )
             for n in (1, 2)
         ]
         sender = OdooRPC(ODOO_URL, ODOO_DB, "e2e-sender", "e2e-sender-password")
         self.messages = []
         for partner in self.partners:
             message = sender.call(
-                "res.partner", "message_post", [customer], body="Hello from the end-to-end test",
-                subject="End-to-end test", partner_ids=[partner], message_type="comment",
-                subtype_xmlid="mail.mt_comment", context={"mail_notify_force_send": False},
+                "res.partner",
+                "message_post",
+                [customer],
+                body="Hello from the end-to-end test",
+                subject="End-to-end test",
+                partner_ids=[partner],
+                message_type="comment",
+                subtype_xmlid="mail.mt_comment",
+                context={"mail_notify_force_send": False},
             )
             self.messages.append(message)
         self.notifications = []
         for message, partner in zip(self.messages, self.partners):
             found = admin.call(
-                "mail.notification", "search_read",
+                "mail.notification",
+                "search_read",
                 [("mail_message_id", "=", message), ("res_partner_id", "=", partner)],
                 fields=["notification_type", "notification_status"],
             )
             if len(found) != 1 or found[0]["notification_type"] != "email":
-                raise RuntimeError(f"message {message} has no email notification for partner {partner}: {found}")
+                raise RuntimeError(
+                    f"message {message} has no email notification for partner {partner}: {found}"
+                )
             self.notifications.append(found[0]["id"])
-        log(f"Odoo: mail server {self.server_id}, sender uid {self.sender_uid}, messages {self.messages}")
+        log(
+            f"Odoo: mail server {self.server_id}, sender uid {self.sender_uid}, messages {self.messages}"
+        )
 
     def notifications_by_message_id(self, message_ids, fields=("postmark_message_id",)):
         """Odoo's postmark.notification records with these Postmark MessageIDs, read as admin."""
@@ -409,8 +512,10 @@ class Run:
         message_ids = list(message_ids)
         for start in range(0, len(message_ids), 1000):
             records += self.admin.call(
-                "postmark.notification", "search_read",
-                [("postmark_message_id", "in", message_ids[start:start + 1000])], fields=list(fields),
+                "postmark.notification",
+                "search_read",
+                [("postmark_message_id", "in", message_ids[start : start + 1000])],
+                fields=list(fields),
             )
         return records
 
@@ -429,20 +534,42 @@ class Run:
             ("Bounce DMARCPolicy", events.bounce("DMARCPolicy"), "rejected", "bounce"),
             ("Bounce AutoResponder", events.bounce("AutoResponder"), "auto_replied", "bounce"),
             ("Bounce SMTPApiError", events.bounce("SMTPApiError"), "smtp_api_error", "bounce"),
-            ("SpamComplaint", events.bounce("SpamComplaint", "SpamComplaint"), "spam_complaint", "spam_complaint"),
+            (
+                "SpamComplaint",
+                events.bounce("SpamComplaint", "SpamComplaint"),
+                "spam_complaint",
+                "spam_complaint",
+            ),
             ("Open", events.open(), "opened", "open"),
             ("Click", events.click(), "clicked", "click"),
-            ("Click, recipient found by address", events.click(with_partner=False), "clicked", "click"),
-            ("SubscriptionChange HardBounce", events.subscription_change(True, "HardBounce"), "bounced",
-             "subscription_change"),
-            ("SubscriptionChange reactivated", events.subscription_change(False, None), "subscribed",
-             "subscription_change"),
+            (
+                "Click, recipient found by address",
+                events.click(with_partner=False),
+                "clicked",
+                "click",
+            ),
+            (
+                "SubscriptionChange HardBounce",
+                events.subscription_change(True, "HardBounce"),
+                "bounced",
+                "subscription_change",
+            ),
+            (
+                "SubscriptionChange reactivated",
+                events.subscription_change(False, None),
+                "subscribed",
+                "subscription_change",
+            ),
             ("unknown RecordType", events.unknown_record_type(), "unknown", "unknown"),
         ]
         # The settings come from Odoo: until the first sync the server is unknown (404).
         first = cases[0][1]
-        answer = wait_until(lambda: self.webhooks.post(self.server_id, self.token, first)[0] == 200 or None, 30, 0.5)
-        self.check("3. the bridge accepts the Odoo mail server's webhooks with its verify token", answer)
+        answer = wait_until(
+            lambda: self.webhooks.post(self.server_id, self.token, first)[0] == 200 or None, 30, 0.5
+        )
+        self.check(
+            "3. the bridge accepts the Odoo mail server's webhooks with its verify token", answer
+        )
         statuses = {}
         for name, payload, _, _ in cases[1:]:
             statuses[name] = self.webhooks.post(self.server_id, self.token, payload)
@@ -450,18 +577,39 @@ class Run:
         bad = {name: answer for name, answer in statuses.items() if answer[0] != 200}
         if empty_status[0] != 200:
             bad["{}"] = empty_status
-        self.check("1. every record type is answered 200", not bad, str(bad) if bad else f"{len(cases) + 1} events")
+        self.check(
+            "1. every record type is answered 200",
+            not bad,
+            str(bad) if bad else f"{len(cases) + 1} events",
+        )
 
         # The bounce that must reach the recipient's mail.notification, alone on its message.
-        lone = Events(self.messages[1], self.partners[1], "recipient2@example.com").bounce("HardBounce")
-        self.check("1. a lone HardBounce is answered 200", self.webhooks.post(self.server_id, self.token, lone)[0] == 200)
+        lone = Events(self.messages[1], self.partners[1], "recipient2@example.com").bounce(
+            "HardBounce"
+        )
+        self.check(
+            "1. a lone HardBounce is answered 200",
+            self.webhooks.post(self.server_id, self.token, lone)[0] == 200,
+        )
 
-        fields = ["postmark_message_id", "state", "record_type", "user_id", "mail_message_id", "mail_notification_id",
-                  "mail_server_id", "correlation_note", "recipient"]
+        fields = [
+            "postmark_message_id",
+            "state",
+            "record_type",
+            "user_id",
+            "mail_message_id",
+            "mail_notification_id",
+            "mail_server_id",
+            "correlation_note",
+            "recipient",
+        ]
         wanted = {payload["MessageID"] for _, payload, _, _ in cases} | {lone["MessageID"]}
         records = wait_until(
             lambda: (lambda found: found if len(found) >= len(wanted) else None)(
-                self.notifications_by_message_id(wanted, fields)), 60)
+                self.notifications_by_message_id(wanted, fields)
+            ),
+            60,
+        )
         records = records or self.notifications_by_message_id(wanted, fields)
         by_id = {}
         for record in records:
@@ -469,7 +617,9 @@ class Run:
         for name, payload, state, record_type in cases:
             found = by_id.get(payload["MessageID"], [])
             if len(found) != 1:
-                self.check(f"1. {name} becomes one postmark.notification", False, f"{len(found)} records")
+                self.check(
+                    f"1. {name} becomes one postmark.notification", False, f"{len(found)} records"
+                )
                 continue
             record = found[0]
             problems = []
@@ -480,49 +630,83 @@ class Run:
             if (record["user_id"] or [None])[0] != self.sender_uid:
                 problems.append(f"user_id {record['user_id']} (want {self.sender_uid})")
             if (record["mail_message_id"] or [None])[0] != self.messages[0]:
-                problems.append(f"mail_message_id {record['mail_message_id']} (want {self.messages[0]})")
+                problems.append(
+                    f"mail_message_id {record['mail_message_id']} (want {self.messages[0]})"
+                )
             if (record["mail_notification_id"] or [None])[0] != self.notifications[0]:
                 problems.append(f"mail_notification_id {record['mail_notification_id']}")
             if (record["mail_server_id"] or [None])[0] != self.server_id:
                 problems.append(f"mail_server_id {record['mail_server_id']}")
             self.check(
-                f"1. {name} → {state}, {record_type}, sender, message and recipient linked", not problems,
+                f"1. {name} → {state}, {record_type}, sender, message and recipient linked",
+                not problems,
                 "; ".join(problems),
             )
 
         empty = wait_until(
             lambda: self.admin.call(
-                "postmark.notification", "search_read", [("payload", "=", "{}")],
-                fields=["state", "record_type", "mail_message_id", "correlation_note"]), 30)
+                "postmark.notification",
+                "search_read",
+                [("payload", "=", "{}")],
+                fields=["state", "record_type", "mail_message_id", "correlation_note"],
+            ),
+            30,
+        )
         self.check(
             "1. {} → one unknown notification, not linked, with a note",
-            len(empty) == 1 and empty[0]["state"] == "unknown" and empty[0]["record_type"] == "unknown"
-            and not empty[0]["mail_message_id"] and bool(empty[0]["correlation_note"]),
+            len(empty) == 1
+            and empty[0]["state"] == "unknown"
+            and empty[0]["record_type"] == "unknown"
+            and not empty[0]["mail_message_id"]
+            and bool(empty[0]["correlation_note"]),
             str(empty),
         )
 
         # Metadata naming nothing in this database: stored all the same, unlinked, with the reason.
         strays = [
-            events.delivery(metadata={"odoo_db": ODOO_DB, "odoo_message_id": "99999999999", "odoo_partner_id": "x"}),
-            events.delivery(metadata={"odoo_db": "another_db", "odoo_message_id": str(self.messages[0])}),
+            events.delivery(
+                metadata={
+                    "odoo_db": ODOO_DB,
+                    "odoo_message_id": "99999999999",
+                    "odoo_partner_id": "x",
+                }
+            ),
+            events.delivery(
+                metadata={"odoo_db": "another_db", "odoo_message_id": str(self.messages[0])}
+            ),
         ]
         answers = [self.webhooks.post(self.server_id, self.token, payload)[0] for payload in strays]
         found = wait_until(
-            lambda: (lambda r: r if len(r) == len(strays) else None)(self.notifications_by_message_id(
-                [payload["MessageID"] for payload in strays], ["mail_message_id", "user_id", "correlation_note"])), 30)
+            lambda: (lambda r: r if len(r) == len(strays) else None)(
+                self.notifications_by_message_id(
+                    [payload["MessageID"] for payload in strays],
+                    ["mail_message_id", "user_id", "correlation_note"],
+                )
+            ),
+            30,
+        )
         self.check(
             "1. metadata naming no message here (unknown id, other database) → stored, unlinked, with a note",
-            answers == [200, 200] and found and all(
-                not r["mail_message_id"] and not r["user_id"] and r["correlation_note"] for r in found),
-            str(found))
+            answers == [200, 200]
+            and found
+            and all(
+                not r["mail_message_id"] and not r["user_id"] and r["correlation_note"]
+                for r in found
+            ),
+            str(found),
+        )
 
         notification = self.admin.call(
-            "mail.notification", "read", [self.notifications[1]],
-            ["notification_status", "failure_type", "failure_reason"])[0]
+            "mail.notification",
+            "read",
+            [self.notifications[1]],
+            ["notification_status", "failure_type", "failure_reason"],
+        )[0]
         linked = by_id.get(lone["MessageID"], [{}])[0]
         self.check(
             "1. the HardBounce marks the recipient's mail.notification bounced",
-            notification["notification_status"] == "bounce" and notification["failure_type"] == "mail_bounce"
+            notification["notification_status"] == "bounce"
+            and notification["failure_type"] == "mail_bounce"
             and (linked.get("mail_notification_id") or [None])[0] == self.notifications[1],
             f"{notification['notification_status']}, {notification['failure_type']}",
         )
@@ -533,65 +717,123 @@ class Run:
     def check_duplicates(self):
         status, answer = self.webhooks.post(self.server_id, self.token, self.first_delivery)
         self.check(
-            "2. the same payload again is answered 200 duplicate", status == 200 and answer.get("status") == "duplicate",
-            f"{status} {answer}")
+            "2. the same payload again is answered 200 duplicate",
+            status == 200 and answer.get("status") == "duplicate",
+            f"{status} {answer}",
+        )
 
         events = Events(self.messages[0], self.partners[0], "recipient1@example.com")
         trace = str(uuid.uuid4())
         traced = events.delivery(tag="e2e-trace")
-        retried = dict(traced, Details="smtp;250 2.0.0 OK (retried)", DeliveredAt=events._next_time())
-        first = self.webhooks.post(self.server_id, self.token, traced, {"X-PM-Webhook-Trace-Id": trace})
-        second = self.webhooks.post(self.server_id, self.token, retried, {"X-PM-Webhook-Trace-Id": trace})
+        retried = dict(
+            traced, Details="smtp;250 2.0.0 OK (retried)", DeliveredAt=events._next_time()
+        )
+        first = self.webhooks.post(
+            self.server_id, self.token, traced, {"X-PM-Webhook-Trace-Id": trace}
+        )
+        second = self.webhooks.post(
+            self.server_id, self.token, retried, {"X-PM-Webhook-Trace-Id": trace}
+        )
         self.check(
             "2. the same X-PM-Webhook-Trace-Id with another body is answered 200 duplicate",
-            first[0] == 200 and first[1].get("status") == "stored" and second[0] == 200
+            first[0] == 200
+            and first[1].get("status") == "stored"
+            and second[0] == 200
             and second[1].get("status") == "duplicate",
             f"{first} then {second}",
         )
         wait_until(lambda: self.notifications_by_message_id([traced["MessageID"]]), 30)
         time.sleep(3)  # a second record, if one were coming, would be forwarded by now
-        counts = [len(self.notifications_by_message_id([m["MessageID"]])) for m in (self.first_delivery, traced)]
-        self.check("2. duplicates make no second record in Odoo", counts == [1, 1], f"records per event: {counts}")
+        counts = [
+            len(self.notifications_by_message_id([m["MessageID"]]))
+            for m in (self.first_delivery, traced)
+        ]
+        self.check(
+            "2. duplicates make no second record in Odoo",
+            counts == [1, 1],
+            f"records per event: {counts}",
+        )
 
     # -- 3. settings from Odoo, rejected calls visible there
 
     def check_settings(self):
-        before = self.admin.call("ir.mail_server", "read", [self.server_id], ["postmark_auth_failure_count"])[0]
-        status, _ = self.webhooks.post(self.server_id, "not-the-token", Events(1, 1, "x@example.com").delivery())
+        before = self.admin.call(
+            "ir.mail_server", "read", [self.server_id], ["postmark_auth_failure_count"]
+        )[0]
+        status, _ = self.webhooks.post(
+            self.server_id, "not-the-token", Events(1, 1, "x@example.com").delivery()
+        )
         self.check("3. a wrong token is answered 401", status == 401, f"status {status}")
         server = wait_until(
-            lambda: (lambda s: s if s["postmark_auth_failure_count"] > before["postmark_auth_failure_count"] else None)(
+            lambda: (
+                lambda s: (
+                    s
+                    if s["postmark_auth_failure_count"] > before["postmark_auth_failure_count"]
+                    else None
+                )
+            )(
                 self.admin.call(
-                    "ir.mail_server", "read", [self.server_id],
-                    ["postmark_auth_failure_count", "postmark_last_auth_failure_date", "postmark_last_event_date",
-                     "postmark_callback_url"])[0]), 20)
+                    "ir.mail_server",
+                    "read",
+                    [self.server_id],
+                    [
+                        "postmark_auth_failure_count",
+                        "postmark_last_auth_failure_date",
+                        "postmark_last_event_date",
+                        "postmark_callback_url",
+                    ],
+                )[0]
+            ),
+            20,
+        )
         self.check(
             "3. the rejected call shows on the mail server in Odoo within seconds",
             bool(server) and server["postmark_last_auth_failure_date"],
             f"count {server and server['postmark_auth_failure_count']}",
         )
         server = self.admin.call(
-            "ir.mail_server", "read", [self.server_id], ["postmark_last_event_date", "postmark_callback_url"])[0]
+            "ir.mail_server",
+            "read",
+            [self.server_id],
+            ["postmark_last_event_date", "postmark_callback_url"],
+        )[0]
         expected_url = f"http://{HOST}:{BRIDGE_PORT}/postmark/webhook/{self.server_id}"
         self.check(
             "3. the bridge reports its callback URL and the last event time to Odoo",
-            server["postmark_callback_url"] == expected_url and bool(server["postmark_last_event_date"]),
+            server["postmark_callback_url"] == expected_url
+            and bool(server["postmark_last_event_date"]),
             f"{server['postmark_callback_url']}, last event {server['postmark_last_event_date']}",
         )
 
         # A server created in Odoo while the bridge runs is picked up without a restart.
         second = self.admin.call(
-            "ir.mail_server", "create",
-            {"name": "Postmark (e2e, second)", "smtp_host": "127.0.0.1", "smtp_port": 9, "postmark_enabled": True})
+            "ir.mail_server",
+            "create",
+            {
+                "name": "Postmark (e2e, second)",
+                "smtp_host": "127.0.0.1",
+                "smtp_port": 9,
+                "postmark_enabled": True,
+            },
+        )
         token = self.admin.call("ir.mail_server", "read", [second], ["postmark_webhook_token"])[0][
-            "postmark_webhook_token"]
-        payload = Events(self.messages[0], self.partners[0], "recipient1@example.com").delivery(tag="e2e-second")
+            "postmark_webhook_token"
+        ]
+        payload = Events(self.messages[0], self.partners[0], "recipient1@example.com").delivery(
+            tag="e2e-second"
+        )
         answered = wait_until(lambda: self.webhooks.post(second, token, payload)[0] == 200, 20, 0.5)
-        self.check("3. a mail server added in Odoo is accepted within seconds, no restart", answered)
-        found = wait_until(lambda: self.notifications_by_message_id([payload["MessageID"]], ["mail_server_id"]), 30)
+        self.check(
+            "3. a mail server added in Odoo is accepted within seconds, no restart", answered
+        )
+        found = wait_until(
+            lambda: self.notifications_by_message_id([payload["MessageID"]], ["mail_server_id"]), 30
+        )
         self.check(
             "3. its event is stored on that mail server",
-            bool(found) and (found[0]["mail_server_id"] or [None])[0] == second, str(found))
+            bool(found) and (found[0]["mail_server_id"] or [None])[0] == second,
+            str(found),
+        )
 
     # -- bursts
 
@@ -629,13 +871,19 @@ class Run:
 
     def wait_for_tag(self, tag, expected, timeout):
         started = time.monotonic()
-        count = wait_until(lambda: (lambda n: n if n >= expected else None)(self.count_by_tag(tag)), timeout, 1)
+        count = wait_until(
+            lambda: (lambda n: n if n >= expected else None)(self.count_by_tag(tag)), timeout, 1
+        )
         return count or self.count_by_tag(tag), time.monotonic() - started
 
     def exactly_once(self, payloads, tag):
         """(missing MessageIDs, MessageIDs stored more than once) among the tag's records."""
-        records = self.admin.call("postmark.notification", "search_read", [("tag", "=", tag)],
-                                  fields=["postmark_message_id"])
+        records = self.admin.call(
+            "postmark.notification",
+            "search_read",
+            [("tag", "=", tag)],
+            fields=["postmark_message_id"],
+        )
         seen = {}
         for record in records:
             seen[record["postmark_message_id"]] = seen.get(record["postmark_message_id"], 0) + 1
@@ -655,8 +903,10 @@ class Run:
         elapsed = time.monotonic() - started
         self.check(
             f"4. with Odoo stopped the bridge answers all {count} events 200",
-            len(answered) == count, f"{len(answered)} answered 200 in {elapsed:.1f} s, {len(unanswered)} unanswered, "
-            f"other answers {other[:3]}")
+            len(answered) == count,
+            f"{len(answered)} answered 200 in {elapsed:.1f} s, {len(unanswered)} unanswered, "
+            f"other answers {other[:3]}",
+        )
         ready, _ = http_get("/readyz")
         log(f"/readyz while Odoo is down: {ready}")
         time.sleep(5)  # Odoo stays down a little longer: the dispatcher backs off
@@ -690,8 +940,10 @@ class Run:
         self.bridge.kill()
         poster.join()
         answered, unanswered, other = result["burst"]
-        log(f"{len(answered)} events answered 200, {len(unanswered)} sent without an answer, "
-            f"{len(other)} other answers; {self.count_by_tag(tag)} of them in Odoo after the kill")
+        log(
+            f"{len(answered)} events answered 200, {len(unanswered)} sent without an answer, "
+            f"{len(other)} other answers; {self.count_by_tag(tag)} of them in Odoo after the kill"
+        )
 
         self.bridge.start()
         started = time.monotonic()
@@ -707,10 +959,14 @@ class Run:
 
         # The batches the killed bridge had claimed are taken up again once their lease ends.
         started = time.monotonic()
-        settled = wait_until(lambda: (lambda status: status and status["pending"] == 0)(self.bridge.status()), 120, 1)
+        settled = wait_until(
+            lambda: (lambda status: status and status["pending"] == 0)(self.bridge.status()), 120, 1
+        )
         self.check(
             "5. the restarted bridge takes up the killed one's claimed events: none left pending",
-            settled, f"{time.monotonic() - started:.0f} s")
+            settled,
+            f"{time.monotonic() - started:.0f} s",
+        )
 
         # Postmark retries what got no answer; afterwards every event is in Odoo exactly once.
         client = WebhookClient()
@@ -734,18 +990,28 @@ class Run:
             self.odoo.start()
             self.prepare_odoo()
             self.bridge.start()
-            for step in (self.check_record_types, self.check_duplicates, self.check_settings, self.check_odoo_down,
-                         self.check_bridge_killed):
+            for step in (
+                self.check_record_types,
+                self.check_duplicates,
+                self.check_settings,
+                self.check_odoo_down,
+                self.check_bridge_killed,
+            ):
                 try:
                     step()
                 except Exception as error:  # a broken step fails, the others still run
                     self.check(f"{step.__name__} ran to its end", False, repr(error))
             status = self.bridge.status()
             if status is not None:
-                log(f"bridge status: pending {status.get('pending')}, forwarded {status.get('forwarded')}, "
-                    f"parked {status.get('parked')}, last error {status.get('last_error')}")
-                self.check("no event parked, none left pending", status.get("parked") == 0
-                           and status.get("pending") == 0, json.dumps(status))
+                log(
+                    f"bridge status: pending {status.get('pending')}, forwarded {status.get('forwarded')}, "
+                    f"parked {status.get('parked')}, last error {status.get('last_error')}"
+                )
+                self.check(
+                    "no event parked, none left pending",
+                    status.get("parked") == 0 and status.get("pending") == 0,
+                    json.dumps(status),
+                )
         except Exception as error:
             self.check("the test environment starts", False, repr(error))
         finally:

@@ -12,6 +12,8 @@ from odoo.tools import mute_logger
 _logger = logging.getLogger(__name__)
 
 BRIDGE_GROUP = "wk_postmark_notification.group_postmark_bridge"
+# The systray counts unread events up to this many and shows "99+" beyond.
+UNREAD_COUNT_CAP = 100
 
 
 def check_bridge_access(env):
@@ -619,7 +621,7 @@ class PostmarkNotification(models.Model):
         events = self.search(domain, limit=limit)
         labels = dict(self._fields["state"]._description_selection(self.env))
         return {
-            "unread": self.search_count(domain + [("is_read", "=", False)]),
+            "unread": self._unread_count(self.env.uid),
             "items": [
                 {
                     "id": event.id,
@@ -677,17 +679,18 @@ class PostmarkNotification(models.Model):
 
     def _notify_users(self):
         users = self.sudo().user_id
-        if not users:
-            return
-        counts = defaultdict(int)
-        for group in self.sudo()._read_group(
-            [("user_id", "in", users.ids), ("is_read", "=", False)],
-            ["user_id"],
-            ["__count"],
-        ):
-            counts[group[0].id] = group[1]
         for user in users:
-            user._bus_send(BUS_NOTIFICATION, {"unread": counts[user.id]})
+            user._bus_send(BUS_NOTIFICATION, {"unread": self._unread_count(user.id)})
+
+    @api.model
+    def _unread_count(self, user_id):
+        """Unread events of a user, counted up to UNREAD_COUNT_CAP only: the
+        systray shows "99+" beyond, and a bulk sender's backlog of unread
+        events must not make every forwarded batch count them all."""
+        return self.sudo().search_count(
+            [("user_id", "=", user_id), ("is_read", "=", False)],
+            limit=UNREAD_COUNT_CAP,
+        )
 
 
 def _is_record_id(value):

@@ -1,6 +1,7 @@
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import tagged
 
+from ..models.postmark_notification import UNREAD_COUNT_CAP
 from .common import PostmarkCase, event_vals
 
 
@@ -89,6 +90,18 @@ class TestAccess(PostmarkCase):
         self.assertFalse(self.their_event.is_read, "someone else's event stays unread")
         with self.assertRaises(AccessError):
             self.their_event.with_user(self.sender).action_mark_read()
+
+    def test_unread_count_is_capped(self):
+        """A bulk sender's backlog is counted up to the cap, not in full."""
+        Events = self.env["postmark.notification"].with_user(self.bridge)
+        Events.bridge_ingest(
+            [
+                event_vals(self.env, self.server, self.message, self.customer)
+                for _index in range(UNREAD_COUNT_CAP + 5)
+            ]
+        )
+        Mine = self.env["postmark.notification"].with_user(self.sender)
+        self.assertEqual(Mine.get_systray_data()["unread"], UNREAD_COUNT_CAP)
 
     def test_open_from_systray_marks_read(self):
         action = self.my_events[0].with_user(self.sender).action_open()
