@@ -53,7 +53,7 @@ final class BridgeService: Sendable {
             ),
             observer: InboxStore.Observer(
                 batchCommitted: { report in metrics.commitBatchSize.observe(Double(report.size)) },
-                storeFinished: { duration, _ in metrics.storeLatency.observe(duration.seconds) }
+                storeFinished: { duration, _ in metrics.storeLatency.observe(duration.timeInterval) }
             ),
             logger: Logger(label: "inbox")
         )
@@ -142,9 +142,4 @@ struct MetricsHTTPObserver: HTTPServerObserver {
     func connectionClosed() { metrics.openConnections.add(-1) }
     /// Counts a response by status.
     func responseSent(status: Int, duration: Duration) { metrics.httpRequests.increment([String(status)]) }
-}
-
-extension Duration {
-    /// The duration in seconds, as a floating-point number.
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -56,7 +56,8 @@ enum CheckCommand {
         }
         for server in servers {
             lines.append(
-                "       mail server \(server.id) \(server.name): callback \(server.callbackURL ?? "(set BRIDGE_PUBLIC_URL)")"
+                "       mail server \(server.id) \(server.name): "
+                    + "callback \(server.callbackURL ?? "(set BRIDGE_PUBLIC_URL)")"
             )
         }
         return lines.joined(separator: "\n")

@@ -311,7 +311,7 @@ public final class Dispatcher: Sendable {
         state.withLock { state in
             let until = ContinuousClock.now + pause
             state.pausedUntil = max(state.pausedUntil ?? until, until)
-            state.statistics.pausedUntil = Date().addingTimeInterval(RetryPolicy.seconds(pause))
+            state.statistics.pausedUntil = Date().addingTimeInterval(pause.timeInterval)
         }
 
         let byAttempts = Dictionary(grouping: items.map(\.event), by: \.attempts)
@@ -350,7 +350,7 @@ public final class Dispatcher: Sendable {
 
     private func reschedule(_ events: [PendingEvent], after delay: Duration, error: String) async {
         let ids = events.map(\.id)
-        let notBefore = Date().addingTimeInterval(RetryPolicy.seconds(delay))
+        let notBefore = Date().addingTimeInterval(delay.timeInterval)
         do {
             try await inbox { [queue] in try queue.reschedule(ids, notBefore: notBefore, error: error) }
             state.withLock { $0.statistics.retried += ids.count }

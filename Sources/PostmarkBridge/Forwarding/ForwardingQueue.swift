@@ -28,7 +28,8 @@ public struct PendingEvent: Sendable, Equatable {
 
 /// Where the dispatcher takes events from and reports outcomes to.
 public protocol ForwardingQueue: Sendable {
-    /// Claims up to `limit` due events for `lease`; claimed events are invisible to other claimers until the lease ends.
+    /// Claims up to `limit` due events for `lease`; claimed events are invisible to other claimers until the lease
+    /// ends.
     func claim(limit: Int, lease: Duration) throws -> [PendingEvent]
 
     /// Extends the lease of events still claimed and pending to `lease` from now; forwarded, parked and rescheduled

@@ -22,8 +22,8 @@ public struct RetryPolicy: Sendable, Equatable {
 
     /// The upper bound of the wait after `failures` consecutive failures (at least one).
     public func ceiling(afterFailures failures: Int) -> Duration {
-        let initial = Self.seconds(initialDelay)
-        let maximum = Self.seconds(maximumDelay)
+        let initial = initialDelay.timeInterval
+        let maximum = maximumDelay.timeInterval
         let exponent = Double(max(0, failures - 1))
         // Growth past the cap is cut before it can overflow to infinity.
         let grown = initial * pow(multiplier, min(exponent, 1024))
@@ -33,7 +33,7 @@ public struct RetryPolicy: Sendable, Equatable {
     /// The wait after `failures` consecutive failures, with `jitter` in `0...1` choosing where in the window it falls.
     public func delay(afterFailures failures: Int, jitter: Double) -> Duration {
         let unit = min(1, max(0, jitter.isFinite ? jitter : 0))
-        return .seconds(Self.seconds(ceiling(afterFailures: failures)) * unit)
+        return .seconds(ceiling(afterFailures: failures).timeInterval * unit)
     }
 
     /// The wait after `failures` consecutive failures, drawing the jitter from `generator`.
@@ -45,12 +45,5 @@ public struct RetryPolicy: Sendable, Equatable {
     public func delay(afterFailures failures: Int) -> Duration {
         var generator = SystemRandomNumberGenerator()
         return delay(afterFailures: failures, using: &generator)
-    }
-}
-
-extension RetryPolicy {
-    /// `duration` in seconds, as a floating-point number.
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }

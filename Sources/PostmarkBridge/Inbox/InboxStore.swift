@@ -321,11 +321,3 @@ final class Waiter: @unchecked Sendable {
         self.event = event
     }
 }
-
-extension Duration {
-    /// The duration in seconds, as Foundation and Dispatch take it.
-    var timeInterval: TimeInterval {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
-}

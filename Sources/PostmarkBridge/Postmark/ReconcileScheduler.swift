@@ -72,7 +72,7 @@ public struct ReconcileScheduler: Sendable {
             return .syncRequested
         }
         let wait = entry.transientFailure ? retryInterval : interval
-        guard now >= entry.lastRun.addingTimeInterval(Self.seconds(wait)) else { return nil }
+        guard now >= entry.lastRun.addingTimeInterval(wait.timeInterval) else { return nil }
         return entry.transientFailure ? .retry : .periodic
     }
 
@@ -84,7 +84,8 @@ public struct ReconcileScheduler: Sendable {
             guard let entry = entries[settings.id],
                 reason(for: settings, callbackBaseURL: callbackBaseURL, now: now) == nil
             else { return nil }
-            let date = entry.lastRun.addingTimeInterval(Self.seconds(entry.transientFailure ? retryInterval : interval))
+            let date = entry.lastRun.addingTimeInterval(
+                (entry.transientFailure ? retryInterval : interval).timeInterval)
             earliest = min(earliest ?? date, date)
         }
         return earliest
@@ -122,9 +123,5 @@ public struct ReconcileScheduler: Sendable {
             String(flags.map { $0 ? "1" : "0" }),
             callbackBaseURL?.absoluteString ?? "",
         ])
-    }
-
-    private static func seconds(_ duration: Duration) -> TimeInterval {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }

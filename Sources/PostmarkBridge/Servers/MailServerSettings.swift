@@ -102,6 +102,7 @@ public struct MailServerSettings: Sendable, Equatable, Codable, CustomStringConv
 
     /// Names the server without its secrets.
     public var description: String {
-        "MailServerSettings(id: \(id), name: \(name), tokens: \(tokens.count), postmarkServerID: \(postmarkServerID ?? "-"))"
+        "MailServerSettings(id: \(id), name: \(name), tokens: \(tokens.count), "
+            + "postmarkServerID: \(postmarkServerID ?? "-"))"
     }
 }
