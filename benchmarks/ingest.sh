@@ -8,6 +8,12 @@
 # payloads, each with a distinct MessageID, counting only 2xx answers. Prints requests/s, p50/p99 latency and the
 # bridge's peak RSS, and checks that the inbox holds exactly as many events as 2xx answers. Then runs the same wrk
 # script against nginx answering `return 200` on the same machine, as the ceiling.
+#
+# PostgreSQL in service recycles its WAL segments. A cluster fresh from initdb has none to recycle: it creates and
+# zero-fills a new 16 MB segment each time one fills (about once a second at these rates) and every commit waits for
+# that, about 50 ms. So before the run the script writes and discards more WAL than the run will (32 MB per second
+# of run) and checkpoints, which leaves recycled segments as in a cluster that has been running. BENCH_COLD_WAL=1
+# skips that and measures the fresh cluster.
 # Needs wrk and nginx (scripts/install-deps.sh with WITH_BENCHMARK_TOOLS=1 installs them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +27,16 @@ fi
 command -v wrk >/dev/null || { echo "ingest: wrk is not installed" >&2; exit 1; }
 
 swift build -c release --product postmark-bridge >/dev/null
+
+if [[ "${BENCH_COLD_WAL:-0}" != 1 ]]; then
+    psql "$BRIDGE_TEST_DATABASE_URL" -qAt \
+        -c "CREATE TABLE wal_warmup AS SELECT repeat(md5(g::text), 30) AS x FROM generate_series(1, $((seconds * 32000))) g" \
+        -c "DROP TABLE wal_warmup" -c "CHECKPOINT" -c "SELECT pg_switch_wal()" -c "CHECKPOINT" >/dev/null
+    echo "WAL warmed: $(psql "$BRIDGE_TEST_DATABASE_URL" -Atc 'SELECT count(*) FROM pg_ls_waldir()') segments to recycle" >&2
+else
+    echo "WAL cold: the fresh cluster creates every segment it fills" >&2
+fi
+wal_start="$(psql "$BRIDGE_TEST_DATABASE_URL" -Atc 'SELECT pg_current_wal_lsn()')"
 binary="$(swift build -c release --show-bin-path)/postmark-bridge"
 
 work="$(mktemp -d)"
@@ -54,6 +70,8 @@ awk -v r="$result" -v peak="$peak_kb" -v rows="$rows" 'BEGIN {
     printf "bridge: %.0f durable events/s (%d 2xx seen by wrk, %d other), p50 %.2f ms, p99 %.2f ms, peak RSS %.1f MB\n",
         ok / secs, ok, bad, p50, p99, peak / 1024 }'
 echo "inbox rows: $rows; events the bridge answered 200 stored: $answered"
+psql "$BRIDGE_TEST_DATABASE_URL" -Atc "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$wal_start')" | awk -v rows="$rows" \
+    '{ printf "WAL written: %.0f MB, %.0f bytes per event\n", $1 / 1048576, rows ? $1 / rows : 0 }'
 curl -sf "http://127.0.0.1:$port/metrics" | awk '
     /^bridge_inbox_commit_batch_size_sum/ { bs = $2 } /^bridge_inbox_commit_batch_size_count/ { bc = $2 }
     /^bridge_inbox_store_seconds_sum/ { ss = $2 } /^bridge_inbox_store_seconds_count/ { sc = $2 }
