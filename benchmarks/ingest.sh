@@ -29,10 +29,13 @@ command -v wrk >/dev/null || { echo "ingest: wrk is not installed" >&2; exit 1; 
 swift build -c release --product postmark-bridge >/dev/null
 
 if [[ "${BENCH_COLD_WAL:-0}" != 1 ]]; then
+    # About 1 KB of WAL per row of 960 characters.
+    warmup_rows=$((seconds * 32000))
     psql "$BRIDGE_TEST_DATABASE_URL" -qAt \
-        -c "CREATE TABLE wal_warmup AS SELECT repeat(md5(g::text), 30) AS x FROM generate_series(1, $((seconds * 32000))) g" \
+        -c "CREATE TABLE wal_warmup AS SELECT repeat(md5(g::text), 30) FROM generate_series(1, $warmup_rows) g" \
         -c "DROP TABLE wal_warmup" -c "CHECKPOINT" -c "SELECT pg_switch_wal()" -c "CHECKPOINT" >/dev/null
-    echo "WAL warmed: $(psql "$BRIDGE_TEST_DATABASE_URL" -Atc 'SELECT count(*) FROM pg_ls_waldir()') segments to recycle" >&2
+    segments="$(psql "$BRIDGE_TEST_DATABASE_URL" -Atc 'SELECT count(*) FROM pg_ls_waldir()')"
+    echo "WAL warmed: $segments segments to recycle" >&2
 else
     echo "WAL cold: the fresh cluster creates every segment it fills" >&2
 fi
@@ -64,14 +67,15 @@ rows="$(psql "$BRIDGE_TEST_DATABASE_URL" -Atc 'SELECT count(*) FROM inbox_events
 # wrk drops the answers still in flight when its time is up, so the bridge's own count of stored events answered
 # 200 is the exact one;
 # wrk's count may trail it by at most one request per connection.
-answered="$(curl -sf "http://127.0.0.1:$port/metrics" | awk '/^bridge_webhook_events_total/ {n += $2} END {print n + 0}')"
+answered="$(curl -sf "http://127.0.0.1:$port/metrics" \
+    | awk '/^bridge_webhook_events_total/ {n += $2} END {print n + 0}')"
 awk -v r="$result" -v peak="$peak_kb" -v rows="$rows" 'BEGIN {
     split(r, f, /[ =]/); ok = f[3]; bad = f[5]; secs = f[7]; p50 = f[9]; p99 = f[11]
     printf "bridge: %.0f durable events/s (%d 2xx seen by wrk, %d other), p50 %.2f ms, p99 %.2f ms, peak RSS %.1f MB\n",
         ok / secs, ok, bad, p50, p99, peak / 1024 }'
 echo "inbox rows: $rows; events the bridge answered 200 stored: $answered"
-psql "$BRIDGE_TEST_DATABASE_URL" -Atc "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$wal_start')" | awk -v rows="$rows" \
-    '{ printf "WAL written: %.0f MB, %.0f bytes per event\n", $1 / 1048576, rows ? $1 / rows : 0 }'
+psql "$BRIDGE_TEST_DATABASE_URL" -Atc "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$wal_start')" \
+    | awk -v rows="$rows" '{ printf "WAL written: %.0f MB, %.0f bytes per event\n", $1 / 1048576, $1 / (rows + 0.001) }'
 curl -sf "http://127.0.0.1:$port/metrics" | awk '
     /^bridge_inbox_commit_batch_size_sum/ { bs = $2 } /^bridge_inbox_commit_batch_size_count/ { bc = $2 }
     /^bridge_inbox_store_seconds_sum/ { ss = $2 } /^bridge_inbox_store_seconds_count/ { sc = $2 }
