@@ -21,7 +21,7 @@
 set -uo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/e2e/lib.sh"
-e2e_find_odoo "${1:-${ODOO18_HOME:-/work/odoo18}}"
+find_odoo18 "${1:-${ODOO18_HOME:-/work/odoo18}}"
 e2e_init bench-forward
 e2e_find_bridge
 e2e_start_postgres -c shared_buffers=256MB ${BENCH_PG_OPTIONS:-}

@@ -37,32 +37,12 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ADDONS_DIR=$REPO_ROOT/odoo_addon
 ODOO18_HOME=${1:-${ODOO18_HOME:-/work/odoo18}}
 
-ODOO_BIN=
-for candidate in "$ODOO18_HOME/odoo-bin" "$ODOO18_HOME/src/odoo-bin"; do
-    if [ -f "$candidate" ]; then
-        ODOO_BIN=$(readlink -f "$candidate")
-        break
-    fi
-done
-if [ -z "$ODOO_BIN" ]; then
-    echo "SKIPPED: no Odoo 18 at $ODOO18_HOME (set ODOO18_HOME or pass its path)"
-    exit 0
-fi
-ODOO_ROOT=$(dirname "$ODOO_BIN")
-
-PYTHON=${ODOO18_PYTHON:-}
-if [ -z "$PYTHON" ]; then
-    if [ -x "$ODOO18_HOME/venv/bin/python" ]; then
-        PYTHON=$ODOO18_HOME/venv/bin/python
-    else
-        PYTHON=python3
-    fi
-fi
-if ! "$PYTHON" -c 'import sys; sys.path.insert(0, sys.argv[1]); import odoo.release as r; assert r.version_info[0] == 18' \
-    "$ODOO_ROOT" 2>/dev/null; then
-    echo "FAILED: $ODOO_ROOT is not an Odoo 18 that $PYTHON can import"
-    exit 1
-fi
+# shellcheck source=scripts/lib/odoo18.sh
+. "$REPO_ROOT/scripts/lib/odoo18.sh"
+find_odoo18 "$ODOO18_HOME"
+ODOO_BIN=$odoo_bin
+ODOO_ROOT=$odoo_root
+PYTHON=$python
 
 addons_path=$ODOO_ROOT/odoo/addons
 [ -d "$ODOO_ROOT/addons" ] && addons_path=$ODOO_ROOT/addons,$addons_path

@@ -19,28 +19,9 @@ odoo_home=${1:-${ODOO18_HOME:-/work/odoo18}}
 database=${SETUP_TEST_DB:-setup_test}
 login=postmark-bridge
 
-odoo_bin=
-for candidate in "$odoo_home/odoo-bin" "$odoo_home/src/odoo-bin"; do
-    if [[ -f $candidate ]]; then
-        odoo_bin=$(readlink -f "$candidate")
-        break
-    fi
-done
-if [[ -z $odoo_bin ]]; then
-    echo "SKIPPED: no Odoo 18 at $odoo_home (pass its path or set ODOO18_HOME)"
-    exit 0
-fi
-odoo_root=$(dirname "$odoo_bin")
-python=${ODOO18_PYTHON:-}
-if [[ -z $python ]]; then
-    python=python3
-    [[ -x $odoo_home/venv/bin/python ]] && python=$odoo_home/venv/bin/python
-fi
-if ! "$python" -c 'import sys; sys.path.insert(0, sys.argv[1]); import odoo.release as r; assert r.version_info[0] == 18' \
-    "$odoo_root" 2>/dev/null; then
-    echo "FAILED: $odoo_root is not an Odoo 18 that $python can import"
-    exit 1
-fi
+# shellcheck source=scripts/lib/odoo18.sh
+. "$repo/scripts/lib/odoo18.sh"
+find_odoo18 "$odoo_home"
 [[ $database =~ ^setup_test[A-Za-z0-9_]*$ ]] || {
     echo "FAILED: SETUP_TEST_DB must start with setup_test (it is dropped)"
     exit 1

@@ -2,7 +2,7 @@
 # Shared by scripts/test-e2e.sh and benchmarks/forward.sh: a private PostgreSQL, an Odoo 18 with
 # wk_postmark_notification prepared by scripts/odoo-setup.sh, and the release build of the bridge, all on
 # 127.0.0.1, all removed on exit. Source it, then call in order:
-#   e2e_find_odoo HOME      sets odoo_bin, odoo_root, python; prints "SKIPPED: ..." and exits 0 without an Odoo 18
+#   find_odoo18 HOME        (scripts/lib/odoo18.sh) sets odoo_bin, odoo_root, python; SKIPPED without an Odoo 18
 #   e2e_init NAME           makes $work (logs in $work/logs, pid files in $work/pids) and installs the exit trap
 #   e2e_find_bridge         sets bridge_bin (BRIDGE_BIN, else builds with --scratch-path ${E2E_SCRATCH_PATH:-.build})
 #   e2e_start_postgres      sets pg_bin, pg_port, socket_dir; creates the role odoo and the database bridge_inbox
@@ -16,32 +16,8 @@ work=
 pg_started=
 keep_logs=${E2E_KEEP_LOGS:-}
 
-e2e_find_odoo() {
-    local home=$1 candidate
-    odoo_bin=
-    for candidate in "$home/odoo-bin" "$home/src/odoo-bin"; do
-        if [[ -f $candidate ]]; then
-            odoo_bin=$(readlink -f "$candidate")
-            break
-        fi
-    done
-    if [[ -z $odoo_bin ]]; then
-        echo "SKIPPED: no Odoo 18 at $home (pass its path or set ODOO18_HOME)"
-        exit 0
-    fi
-    odoo_root=$(dirname "$odoo_bin")
-    python=${ODOO18_PYTHON:-}
-    if [[ -z $python ]]; then
-        python=python3
-        [[ -x $home/venv/bin/python ]] && python=$home/venv/bin/python
-    fi
-    if ! "$python" -c 'import sys; sys.path.insert(0, sys.argv[1]); import odoo.release as r; assert r.version_info[0] == 18' \
-        "$odoo_root" 2>/dev/null; then
-        echo "FAIL: $odoo_root is not an Odoo 18 that $python can import"
-        echo "0 passed, 1 failed"
-        exit 1
-    fi
-}
+# shellcheck source=scripts/lib/odoo18.sh
+source "$e2e_repo/scripts/lib/odoo18.sh"
 
 e2e_init() {
     work=$(mktemp -d "/tmp/$1.XXXXXX")
